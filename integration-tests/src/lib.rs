@@ -1,0 +1,2 @@
+//! rudder's test bed.
+#![forbid(unsafe_code)]

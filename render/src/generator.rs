@@ -1,0 +1,1 @@
+//! configMapGenerator / secretGenerator and the name hash (owner: generators).

@@ -1,0 +1,1 @@
+//! Strategic merge patches (owner: yaml emit + patch).

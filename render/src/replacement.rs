@@ -1,0 +1,1 @@
+//! replacements (owner: generators).

@@ -1,0 +1,1 @@
+//! deprecated vars: $(VAR) references (owner: generators).

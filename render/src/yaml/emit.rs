@@ -1,0 +1,1 @@
+//! Writing objects as go-yaml v3 / kyaml prints them (owner: yaml emit + patch).

@@ -1,0 +1,1 @@
+//! Parsing YAML streams into `serde_json::Value` documents (owner: render core).
