@@ -4,6 +4,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod render_cmd;
+
 /// rudder: a GitOps pull agent for multi-region Kubernetes.
 ///
 /// Follows one Git repository, renders the Kustomize overlay for its own
@@ -20,11 +22,14 @@ struct Cli {
 enum Command {
     /// Print rudder's version.
     Version,
+    /// Render a kustomization as `kubectl kustomize` would.
+    Render(render_cmd::RenderArgs),
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
+        Command::Render(args) => render_cmd::run(&args),
         Command::Version => {
             println!("rudder {}", env!("CARGO_PKG_VERSION"));
             Ok(())

@@ -13,11 +13,6 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=versions.env
 source "$here/versions.env"
 
-if ! command -v go >/dev/null 2>&1; then
-  echo "error: the Go toolchain is required to build the test bed's control plane (kube-apiserver, etcd, kwok) from Go modules; install Go 1.24 or newer (https://go.dev/doc/install) and make sure 'go' is on PATH" >&2
-  exit 3
-fi
-
 cache_root=${RUDDER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rudder}
 key="k8s-${KUBERNETES_VERSION}_etcd-${ETCD_VERSION}_kwok-${KWOK_VERSION}"
 dest="$cache_root/controlplane/$key"
@@ -31,6 +26,11 @@ all_present() {
 }
 
 if all_present; then echo "$bin"; exit 0; fi
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "error: the Go toolchain is required to build the test bed's control plane (kube-apiserver, etcd, kwok) from Go modules, and 'go' is not on PATH; install Go 1.24 or newer (https://go.dev/doc/install), then run the tests again" >&2
+  exit 3
+fi
 
 exec 9>"$dest/lock"
 if ! flock -n 9; then
@@ -100,7 +100,8 @@ build_kwok() {
     local stages="$GOMODCACHE/sigs.k8s.io/kwok@$KWOK_VERSION/kustomize/stage"
     : >"$bin/kwok-stages.yaml.tmp"
     local f
-    for f in "$stages"/node/fast/*.yaml "$stages"/pod/fast/*.yaml; do
+    # The same three parts as kwok's own kustomize/stage/fast overlay.
+    for f in "$stages"/node/fast/*.yaml "$stages"/node/heartbeat-with-lease/*.yaml "$stages"/pod/fast/*.yaml; do
       [ "$(basename "$f")" = kustomization.yaml ] && continue
       printf -- '---\n' >>"$bin/kwok-stages.yaml.tmp"
       cat "$f" >>"$bin/kwok-stages.yaml.tmp"

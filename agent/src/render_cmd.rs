@@ -1,0 +1,67 @@
+//! `rudder render DIR [--var NAME=VALUE]...`: prints what `kubectl
+//! kustomize DIR` prints. On failure nothing reaches stdout and one error
+//! line (naming the file, and the line for YAML) goes to stderr; warnings
+//! go to stderr either way.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+
+/// Arguments of `rudder render`.
+#[derive(clap::Args, Debug)]
+pub struct RenderArgs {
+    /// Directory holding the kustomization to render.
+    pub dir: PathBuf,
+    /// A variable for `${NAME}` substitution after rendering (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+}
+
+fn parse_vars(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut out = BTreeMap::new();
+    for item in list {
+        let Some((name, value)) = item.split_once('=') else {
+            bail!("--var `{item}`: expected NAME=VALUE");
+        };
+        if name.is_empty() {
+            bail!("--var `{item}`: the variable name is empty");
+        }
+        out.insert(name.to_string(), value.to_string());
+    }
+    Ok(out)
+}
+
+/// Runs the subcommand.
+pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
+    let options = rudder_render::RenderOptions {
+        vars: parse_vars(&args.vars)?,
+    };
+    let rendered = rudder_render::render_dir(&args.dir, &options)?;
+    for w in &rendered.warnings {
+        eprintln!("{w}");
+    }
+    let text =
+        rudder_render::yaml::emit::to_yaml_stream(&rendered.objects).context("writing YAML")?;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(text.as_bytes())?;
+    stdout.flush()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn var_without_equals_is_rejected() {
+        assert!(parse_vars(&["REGION".to_string()]).is_err());
+    }
+
+    #[test]
+    fn var_value_may_contain_equals() {
+        let v = parse_vars(&["A=b=c".to_string()]).unwrap();
+        assert_eq!(v["A"], "b=c");
+    }
+}

@@ -1,0 +1,230 @@
+//! Server-side apply of one object, with rudder's per-object rules: forced
+//! conflicts unless `rudder.io/force-conflicts: "false"`, taking over fields
+//! `kubectl` wrote outside server-side apply, and delete-and-recreate on an
+//! immutable-field error when allowed (`rudder.io/recreate: "true"` or the
+//! `recreate` option).
+
+use std::time::{Duration, Instant};
+
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use serde_json::Value;
+
+use crate::fingerprint::fingerprint;
+use crate::object::{self, DesiredObject, ObjectHash};
+use crate::takeover::takeover_managed_fields;
+use crate::target::{Target, TargetError};
+
+/// rudder's field manager.
+pub const FIELD_MANAGER: &str = "rudder";
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Delete and recreate on immutable-field errors for every object.
+    pub recreate: bool,
+}
+
+/// What happened to the object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Created,
+    Configured,
+    Recreated,
+}
+
+/// A successful apply: the live object the server returned and its drift
+/// fingerprint.
+#[derive(Debug, Clone)]
+pub struct ApplyResult {
+    pub applied: Applied,
+    pub live: Value,
+    pub fingerprint: ObjectHash,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("{object}: {message}")]
+    Invalid { object: String, message: String },
+    #[error(
+        "{object}: conflict with another field manager (rudder.io/force-conflicts is \"false\", so rudder does not overwrite): {message}"
+    )]
+    Conflict { object: String, message: String },
+    #[error(
+        "{object}: a field that cannot change was changed: {message}; annotate the object with rudder.io/recreate: \"true\" (or pass --recreate) to delete and recreate it"
+    )]
+    Immutable { object: String, message: String },
+    #[error("{object}: apply rejected by cluster {cluster}: {message}")]
+    Rejected {
+        object: String,
+        cluster: String,
+        message: String,
+    },
+    #[error("{object}: cluster {cluster} unreachable or failing: {source}")]
+    Transport {
+        object: String,
+        cluster: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl ApplyError {
+    /// A failure of the connection rather than of this object.
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            ApplyError::Transport { .. } | ApplyError::Target(TargetError::Discovery { .. })
+        )
+    }
+}
+
+fn is_immutable(status: &kube::core::Status) -> bool {
+    status.code == 422 && status.message.contains("immutable")
+}
+
+/// Applies `desired` (which already carries the ApplySet label). `live` is
+/// the object as last seen, when known, to take over `kubectl`'s fields.
+pub async fn apply_object(
+    target: &Target,
+    desired: &DesiredObject,
+    live: Option<&Value>,
+    options: &ApplyOptions,
+) -> Result<ApplyResult, ApplyError> {
+    let reference = &desired.reference;
+    let object_name = reference.to_string();
+    let invalid = |message: String| ApplyError::Invalid {
+        object: object_name.clone(),
+        message,
+    };
+    let force = object::force_conflicts(&desired.object).map_err(|e| invalid(e.to_string()))?;
+    let recreate = options.recreate
+        || object::recreate_allowed(&desired.object).map_err(|e| invalid(e.to_string()))?;
+    let resolved = target.resolve(reference).await?;
+    let api = target.api_for(&resolved, reference.namespace.as_deref());
+    let transport = |source: kube::Error| ApplyError::Transport {
+        object: object_name.clone(),
+        cluster: target.name().to_string(),
+        source,
+    };
+
+    if let Some(managed_fields) = live.and_then(|l| takeover_managed_fields(l, FIELD_MANAGER)) {
+        let patch = serde_json::json!({"metadata": {"managedFields": managed_fields}});
+        match api
+            .patch(
+                &reference.name,
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+        {
+            Ok(_) => tracing::info!(object = %object_name, "took over fields written by kubectl"),
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(kube::Error::Api(status)) => {
+                return Err(ApplyError::Rejected {
+                    object: object_name,
+                    cluster: target.name().to_string(),
+                    message: status.message.clone(),
+                });
+            }
+            Err(e) => return Err(transport(e)),
+        }
+    }
+
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    params.force = force;
+    let existed = live.is_some();
+    let result = api
+        .patch(&reference.name, &params, &Patch::Apply(&desired.object))
+        .await;
+    let (applied, response) = match result {
+        Ok(response) if !existed && created_by_this_apply(&response) => {
+            (Applied::Created, response)
+        }
+        Ok(response) => (Applied::Configured, response),
+        Err(kube::Error::Api(status)) if is_immutable(&status) && recreate => {
+            tracing::warn!(object = %object_name, "immutable field changed: deleting and recreating");
+            delete_and_wait_gone(&api, &reference.name)
+                .await
+                .map_err(transport)?;
+            let response = api
+                .patch(&reference.name, &params, &Patch::Apply(&desired.object))
+                .await
+                .map_err(|e| classify(e, &object_name, target.name()))?;
+            (Applied::Recreated, response)
+        }
+        Err(e) => return Err(classify(e, &object_name, target.name())),
+    };
+    let live = serde_json::to_value(&response).map_err(|e| invalid(e.to_string()))?;
+    Ok(ApplyResult {
+        applied,
+        fingerprint: fingerprint(&desired.object, &live),
+        live,
+    })
+}
+
+/// An object this very request created has one managed-fields entry, ours,
+/// stamped with the object's creation time.
+fn created_by_this_apply(response: &DynamicObject) -> bool {
+    let fields = response
+        .metadata
+        .managed_fields
+        .as_deref()
+        .unwrap_or_default();
+    let [ours] = fields else {
+        return false;
+    };
+    ours.manager.as_deref() == Some(FIELD_MANAGER)
+        && ours.time.is_some()
+        && ours.time.as_ref().map(|t| &t.0)
+            == response.metadata.creation_timestamp.as_ref().map(|t| &t.0)
+}
+
+fn classify(error: kube::Error, object: &str, cluster: &str) -> ApplyError {
+    match error {
+        kube::Error::Api(status) if status.code == 409 => ApplyError::Conflict {
+            object: object.to_string(),
+            message: status.message.clone(),
+        },
+        kube::Error::Api(status) if is_immutable(&status) => ApplyError::Immutable {
+            object: object.to_string(),
+            message: status.message.clone(),
+        },
+        kube::Error::Api(status) if status.code != 429 && status.code < 500 => {
+            ApplyError::Rejected {
+                object: object.to_string(),
+                cluster: cluster.to_string(),
+                message: status.message.clone(),
+            }
+        }
+        other => ApplyError::Transport {
+            object: object.to_string(),
+            cluster: cluster.to_string(),
+            source: other,
+        },
+    }
+}
+
+/// Deletes an object in the foreground and waits until it is gone.
+pub async fn delete_and_wait_gone(
+    api: &kube::Api<DynamicObject>,
+    name: &str,
+) -> Result<(), kube::Error> {
+    let params = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..DeleteParams::default()
+    };
+    match api.delete(name, &params).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 404 => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while Instant::now() < deadline {
+        if api.get_opt(name).await?.is_none() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! Reading and writing the ApplySet parent Secret that holds the inventory.
+//! It is read once per sync and written only when its content changed.
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::Value;
+
+use crate::apply::FIELD_MANAGER;
+use crate::applyset::ApplySetParent;
+use crate::inventory::{self, Inventory, InventoryError};
+use crate::target::Target;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InventoryStoreError {
+    #[error("cluster {cluster}: reading ApplySet parent Secret {namespace}/{name}: {source}")]
+    Read {
+        cluster: String,
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error("cluster {cluster}: writing ApplySet parent Secret {namespace}/{name}: {source}")]
+    Write {
+        cluster: String,
+        namespace: String,
+        name: String,
+        #[source]
+        source: kube::Error,
+    },
+    #[error(transparent)]
+    Decode(#[from] InventoryError),
+}
+
+/// The inventory as stored, and the stored parent (to skip identical writes).
+pub struct StoredInventory {
+    pub inventory: Inventory,
+    pub parent: Option<Value>,
+}
+
+pub async fn read(
+    target: &Target,
+    parent: &ApplySetParent,
+) -> Result<StoredInventory, InventoryStoreError> {
+    let api: Api<Secret> = Api::namespaced(target.client(), &parent.namespace);
+    let secret = api
+        .get_opt(&parent.name)
+        .await
+        .map_err(|source| InventoryStoreError::Read {
+            cluster: target.name().to_string(),
+            namespace: parent.namespace.clone(),
+            name: parent.name.clone(),
+            source,
+        })?;
+    let Some(secret) = secret else {
+        return Ok(StoredInventory {
+            inventory: Inventory::new(),
+            parent: None,
+        });
+    };
+    let value = serde_json::to_value(&secret).unwrap_or(Value::Null);
+    Ok(StoredInventory {
+        inventory: inventory::decode_parent(parent, &value)?,
+        parent: Some(value),
+    })
+}
+
+/// Writes the inventory when it differs from what was read. Creates the
+/// parent's namespace when absent.
+pub async fn write(
+    target: &Target,
+    parent: &ApplySetParent,
+    previous: Option<&Value>,
+    inventory: &Inventory,
+) -> Result<bool, InventoryStoreError> {
+    let desired = inventory::encode_parent(parent, env!("CARGO_PKG_VERSION"), inventory);
+    if previous.is_some_and(|live| same_content(live, &desired)) {
+        return Ok(false);
+    }
+    let write_error = |source| InventoryStoreError::Write {
+        cluster: target.name().to_string(),
+        namespace: parent.namespace.clone(),
+        name: parent.name.clone(),
+        source,
+    };
+    if previous.is_none() {
+        let namespaces: Api<Namespace> = Api::all(target.client());
+        if namespaces
+            .get_opt(&parent.namespace)
+            .await
+            .map_err(write_error)?
+            .is_none()
+        {
+            let ns: Namespace = serde_json::from_value(serde_json::json!({
+                "metadata": {"name": parent.namespace}
+            }))
+            .expect("a valid Namespace");
+            match namespaces.create(&PostParams::default(), &ns).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(status)) if status.code == 409 => {}
+                Err(e) => return Err(write_error(e)),
+            }
+        }
+    }
+    let api: Api<Secret> = Api::namespaced(target.client(), &parent.namespace);
+    api.patch(
+        &parent.name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&desired),
+    )
+    .await
+    .map_err(write_error)?;
+    Ok(true)
+}
+
+/// The parts rudder writes (labels, annotations, data) are equal.
+fn same_content(live: &Value, desired: &Value) -> bool {
+    let subset = |path: &str| {
+        let want = desired.pointer(path).and_then(Value::as_object);
+        let have = live.pointer(path).and_then(Value::as_object);
+        match (want, have) {
+            (None, _) => true,
+            (Some(want), Some(have)) => want.iter().all(|(k, v)| have.get(k) == Some(v)),
+            (Some(want), None) => want.is_empty(),
+        }
+    };
+    subset("/metadata/labels")
+        && subset("/metadata/annotations")
+        && desired.get("data") == live.get("data")
+}

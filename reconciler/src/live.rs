@@ -1,0 +1,120 @@
+//! What the cluster holds of the ApplySet right now: one label-selected LIST
+//! per kind (across namespaces), turned into the plan's [`LiveFacts`]:
+//! which members exist, which were deleted, which drifted (their fingerprint
+//! differs from the one recorded after rudder's last apply), and which carry
+//! another owner's `part-of` label.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use kube::api::{Api, ListParams};
+use serde_json::Value;
+
+use crate::applyset::{ApplySetId, PART_OF_LABEL};
+use crate::fingerprint::fingerprint;
+use crate::inventory::Inventory;
+use crate::object::{DesiredObject, ObjectKey, ObjectRef};
+use crate::plan::{LiveFacts, LiveMembership};
+use crate::target::{Target, TargetError};
+
+/// Live members of the set, by identity.
+#[derive(Debug, Default, Clone)]
+pub struct LiveMembers {
+    pub objects: BTreeMap<ObjectKey, Value>,
+}
+
+/// Lists, once per kind, the live objects labelled as members of `id`, for
+/// every kind that is desired or in the inventory.
+pub async fn list_members(
+    target: &Target,
+    id: &ApplySetId,
+    kinds: impl IntoIterator<Item = &ObjectRef>,
+) -> Result<LiveMembers, TargetError> {
+    let mut seen = BTreeSet::new();
+    let mut kinds_to_list = Vec::new();
+    for reference in kinds {
+        if seen.insert((
+            reference.group.clone(),
+            reference.version.clone(),
+            reference.kind.clone(),
+        )) {
+            kinds_to_list.push(reference.clone());
+        }
+    }
+    let selector = format!("{PART_OF_LABEL}={id}");
+    let lists = kinds_to_list.iter().map(|reference| {
+        let selector = selector.clone();
+        async move {
+            let resolved = match target.resolve(reference).await {
+                Ok(resolved) => resolved,
+                // A kind the cluster no longer serves has no live members.
+                Err(TargetError::UnknownKind { .. }) => return Ok(Vec::new()),
+                Err(e) => return Err(e),
+            };
+            let api: Api<kube::api::DynamicObject> =
+                Api::all_with(target.client(), &resolved.resource);
+            let list = api
+                .list(&ListParams::default().labels(&selector))
+                .await
+                .map_err(|source| TargetError::Discovery {
+                    cluster: target.name().to_string(),
+                    api_version: reference.api_version(),
+                    source,
+                })?;
+            let mut objects = Vec::with_capacity(list.items.len());
+            for item in list.items {
+                let mut value = serde_json::to_value(item).unwrap_or(Value::Null);
+                // LIST items carry no apiVersion/kind: restore them.
+                value["apiVersion"] = Value::String(reference.api_version());
+                value["kind"] = Value::String(reference.kind.clone());
+                objects.push(value);
+            }
+            Ok(objects)
+        }
+    });
+    let mut members = LiveMembers::default();
+    for result in futures::future::join_all(lists).await {
+        for object in result? {
+            if let Ok(reference) = ObjectRef::from_object(&object) {
+                members.objects.insert(reference.key(), object);
+            }
+        }
+    }
+    Ok(members)
+}
+
+/// The plan's view of the live cluster. Members of the inventory that the
+/// LIST did not return are `Missing` (or `Foreign`, when `unlabelled` holds
+/// them: objects that exist without our label).
+pub fn live_facts(
+    desired: &[DesiredObject],
+    inventory: &Inventory,
+    members: &LiveMembers,
+    unlabelled: &BTreeMap<ObjectKey, Option<String>>,
+) -> LiveFacts {
+    let mut facts = LiveFacts::new();
+    for entry in inventory.entries() {
+        let key = entry.reference.key();
+        let membership = if members.objects.contains_key(&key) {
+            LiveMembership::Ours
+        } else if let Some(part_of) = unlabelled.get(&key) {
+            LiveMembership::Foreign {
+                part_of: part_of.clone(),
+            }
+        } else {
+            LiveMembership::Missing
+        };
+        facts.observe(key, membership);
+    }
+    for object in desired {
+        let key = object.reference.key();
+        let (Some(live), Some(entry)) = (members.objects.get(&key), inventory.get(&key)) else {
+            continue;
+        };
+        if let Some(recorded) = &entry.fingerprint
+            && *recorded != fingerprint(&object.object, live)
+        {
+            facts.mark_drifted(key);
+        }
+    }
+    facts
+}

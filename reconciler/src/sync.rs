@@ -1,0 +1,400 @@
+//! One sync, end to end: read the inventory, list the live members, plan,
+//! apply stage by stage (concurrently within a stage), prune behind the
+//! guards, and write the inventory back. This is the reconciler's public
+//! entry point; the CLI and the agent call it with rendered objects.
+//!
+//! Requests made when nothing changed: one GET of the inventory, one LIST
+//! per kind, zero writes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures::StreamExt;
+use serde_json::Value;
+
+use crate::apply::{self, Applied, ApplyError, ApplyOptions};
+use crate::applyset::{self, ApplySetParent};
+use crate::inventory::{Inventory, InventoryEntry};
+use crate::inventory_store::{self, InventoryStoreError};
+use crate::live::{self, LiveMembers};
+use crate::object::{DesiredObject, ObjectKey, ObjectRef};
+use crate::plan::{self, PlanOptions, PruneDecision, RenderOutcome};
+use crate::prune;
+use crate::stage::Stage;
+use crate::summary::{Outcome, SyncSummary};
+use crate::target::{Target, TargetError};
+
+/// How to sync.
+#[derive(Debug, Clone)]
+pub struct SyncOptions {
+    pub parent: ApplySetParent,
+    pub plan: PlanOptions,
+    pub apply: ApplyOptions,
+    /// Requests in flight at once within a stage.
+    pub concurrency: usize,
+    /// Namespace for namespaced objects that name none.
+    pub default_namespace: String,
+}
+
+impl SyncOptions {
+    pub fn new(parent: ApplySetParent) -> Self {
+        Self {
+            parent,
+            plan: PlanOptions::default(),
+            apply: ApplyOptions { recreate: false },
+            concurrency: 16,
+            default_namespace: "default".into(),
+        }
+    }
+}
+
+/// A sync could not be attempted at all (nothing was changed).
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Inventory(#[from] InventoryStoreError),
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// What a sync did.
+#[derive(Debug)]
+pub struct SyncReport {
+    pub summary: SyncSummary,
+    /// Why a prune was refused, for a person (count, share, objects).
+    pub prune_refusal: Option<String>,
+    /// The inventory now stored, with each member's drift fingerprint.
+    pub inventory: Inventory,
+    /// The objects applied, as desired (with the ApplySet label).
+    pub desired: Vec<DesiredObject>,
+    /// Was the inventory written?
+    pub inventory_written: bool,
+}
+
+impl SyncReport {
+    /// Every object applied and no prune was refused.
+    pub fn succeeded(&self) -> bool {
+        self.summary.succeeded() && self.prune_refusal.is_none()
+    }
+}
+
+/// Turns rendered objects into desired ones: namespaced objects without a
+/// namespace get the default one, ignored fields are stripped, hashes taken,
+/// and the ApplySet's `part-of` label added (after hashing, so it never
+/// changes a hash).
+pub async fn prepare(
+    target: &Target,
+    rendered: Vec<Value>,
+    options: &SyncOptions,
+) -> Result<Vec<DesiredObject>, SyncError> {
+    let id = options.parent.id();
+    let mut desired = Vec::with_capacity(rendered.len());
+    for mut object in rendered {
+        let reference =
+            ObjectRef::from_object(&object).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        match target.resolve(&reference).await {
+            Ok(resolved) => {
+                if resolved.namespaced && reference.namespace.is_none() {
+                    object["metadata"]["namespace"] =
+                        Value::String(options.default_namespace.clone());
+                }
+                if !resolved.namespaced
+                    && reference.namespace.is_some()
+                    && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
+                {
+                    meta.remove("namespace");
+                }
+            }
+            // A custom resource whose CRD is applied in this very sync:
+            // resolved again after the CRD stage.
+            Err(TargetError::UnknownKind { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let mut object =
+            DesiredObject::new(object).map_err(|e| SyncError::Invalid(e.to_string()))?;
+        applyset::set_part_of_label(&mut object.object, &id);
+        desired.push(object);
+    }
+    Ok(desired)
+}
+
+/// Reads the stored inventory and the live members of the set.
+pub async fn observe(
+    target: &Target,
+    options: &SyncOptions,
+    desired: &[DesiredObject],
+) -> Result<(inventory_store::StoredInventory, LiveMembers), SyncError> {
+    let stored = inventory_store::read(target, &options.parent).await?;
+    let kinds: Vec<ObjectRef> = desired
+        .iter()
+        .map(|d| d.reference.clone())
+        .chain(stored.inventory.references().cloned())
+        .collect();
+    let members = live::list_members(target, &options.parent.id(), &kinds).await?;
+    Ok((stored, members))
+}
+
+/// One full sync of `render` (the rendered objects, or the render's error).
+pub async fn sync(
+    target: &Target,
+    render: Result<Vec<Value>, String>,
+    options: &SyncOptions,
+) -> Result<SyncReport, SyncError> {
+    let desired = match render {
+        Ok(rendered) => Ok(prepare(target, rendered, options).await?),
+        Err(error) => Err(error),
+    };
+    let empty = Vec::new();
+    let (stored, members) = observe(target, options, desired.as_ref().unwrap_or(&empty)).await?;
+    sync_observed(target, desired, stored, &members, options).await
+}
+
+/// A sync from already-observed state (the drift watcher's cache, or
+/// [`observe`]).
+pub async fn sync_observed(
+    target: &Target,
+    desired: Result<Vec<DesiredObject>, String>,
+    stored: inventory_store::StoredInventory,
+    members: &LiveMembers,
+    options: &SyncOptions,
+) -> Result<SyncReport, SyncError> {
+    let previous = stored.inventory;
+    let mut summary = SyncSummary::new();
+    let desired_list = desired
+        .as_ref()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .to_vec();
+
+    // Members outside our LIST that may still exist: ask for each one, so a
+    // foreign object is never pruned and a deleted one is re-created.
+    let unlabelled = unlabelled_members(target, &previous, members).await?;
+    let facts = live::live_facts(&desired_list, &previous, members, &unlabelled);
+    let outcome = match desired {
+        Ok(objects) => RenderOutcome::Rendered(objects),
+        Err(error) => RenderOutcome::Failed { error },
+    };
+    let plan = plan::plan(outcome, &previous, &facts, &options.plan)
+        .map_err(|e| SyncError::Invalid(e.to_string()))?;
+
+    let mut inventory = Inventory::new();
+    for entry in &plan.unchanged {
+        let mut entry = entry.clone();
+        entry.fingerprint = previous
+            .get(&entry.reference.key())
+            .and_then(|e| e.fingerprint.clone());
+        summary.record(entry.reference.clone(), Outcome::Unchanged);
+        inventory.record(entry);
+    }
+
+    let mut failed = 0usize;
+    for (stage, items) in plan.apply.clone() {
+        let results = futures::stream::iter(items.into_iter().map(|item| async move {
+            let live = members.objects.get(&item.desired.reference.key());
+            let result = apply::apply_object(target, &item.desired, live, &options.apply).await;
+            (item, result)
+        }))
+        .buffer_unordered(options.concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+        let mut established_groups = Vec::new();
+        for (item, result) in results {
+            match result {
+                Ok(applied) => {
+                    let outcome = match applied.applied {
+                        Applied::Created => Outcome::Created,
+                        Applied::Configured => Outcome::Configured,
+                        Applied::Recreated => {
+                            summary.note(format!(
+                                "{} was deleted and recreated (immutable field changed)",
+                                item.desired.reference
+                            ));
+                            Outcome::Configured
+                        }
+                    };
+                    if item.desired.reference.kind == "CustomResourceDefinition" {
+                        established_groups.push(item.desired.object.clone());
+                    }
+                    summary.record(item.desired.reference.clone(), outcome);
+                    let mut entry = InventoryEntry::applied(&item.desired);
+                    entry.fingerprint = Some(applied.fingerprint);
+                    inventory.record(entry);
+                }
+                Err(error) => {
+                    failed += 1;
+                    tracing::warn!(object = %item.desired.reference, %error, "apply failed");
+                    summary.record(
+                        item.desired.reference.clone(),
+                        Outcome::Failed {
+                            error: error.to_string(),
+                        },
+                    );
+                    inventory.record(InventoryEntry::attempted(&item.desired));
+                    if is_transport(&error) {
+                        // Keep what was known before for members we could not reach.
+                        if let Some(old) = previous.get(&item.desired.reference.key()) {
+                            inventory.record(old.clone());
+                        }
+                    }
+                }
+            }
+        }
+        if stage == Stage::ClusterDefinitions && !established_groups.is_empty() {
+            wait_for_crds(target, &established_groups, &mut summary, &mut failed).await;
+        }
+    }
+
+    // Members that left the render.
+    let mut prune_refusal = None;
+    for kept in &plan.kept {
+        summary.note(kept.to_string());
+    }
+    match plan.prune {
+        PruneDecision::NotRequested { left_render } => {
+            for entry in left_render {
+                inventory.record(entry);
+            }
+        }
+        PruneDecision::Nothing => {}
+        PruneDecision::Refused(refusal) => {
+            prune_refusal = Some(refusal.to_string());
+            keep_all(&previous, &refusal.would_prune, &mut inventory);
+        }
+        PruneDecision::Approved(prune_plan) => match prune_plan.confirm_after_apply(failed) {
+            Err(refusal) => {
+                prune_refusal = Some(refusal.to_string());
+                keep_all(&previous, &refusal.would_prune, &mut inventory);
+            }
+            Ok(ready) => {
+                for pruned in prune::execute(target, ready, options.concurrency).await {
+                    match pruned.result {
+                        Ok(()) => summary.record(pruned.entry.reference.clone(), Outcome::Pruned),
+                        Err(error) => {
+                            summary
+                                .record(pruned.entry.reference.clone(), Outcome::Failed { error });
+                            inventory.record(pruned.entry);
+                        }
+                    }
+                }
+            }
+        },
+    }
+    if let Some(refusal) = &prune_refusal {
+        summary.note(refusal.clone());
+    }
+
+    // A failed render changes nothing, the inventory included.
+    let inventory_written = if matches!(&desired_list[..], [])
+        && failed == 0
+        && plan.apply.is_empty()
+        && prune_refusal.is_some()
+    {
+        false
+    } else {
+        inventory_store::write(target, &options.parent, stored.parent.as_ref(), &inventory).await?
+    };
+    Ok(SyncReport {
+        summary,
+        prune_refusal,
+        inventory,
+        desired: desired_list,
+        inventory_written,
+    })
+}
+
+fn is_transport(error: &ApplyError) -> bool {
+    error.is_transport()
+}
+
+fn keep_all(previous: &Inventory, references: &[ObjectRef], inventory: &mut Inventory) {
+    for reference in references {
+        if let Some(entry) = previous.get(&reference.key()) {
+            inventory.record(entry.clone());
+        }
+    }
+}
+
+/// Inventory members missing from the label-selected LIST: GET each one to
+/// tell a deleted object from one that lost (or never had) our label.
+async fn unlabelled_members(
+    target: &Target,
+    previous: &Inventory,
+    members: &LiveMembers,
+) -> Result<BTreeMap<ObjectKey, Option<String>>, SyncError> {
+    let mut unlabelled = BTreeMap::new();
+    for entry in previous.entries() {
+        let key = entry.reference.key();
+        if members.objects.contains_key(&key) {
+            continue;
+        }
+        let resolved = match target.resolve(&entry.reference).await {
+            Ok(resolved) => resolved,
+            Err(TargetError::UnknownKind { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        let api = target.api_for(&resolved, entry.reference.namespace.as_deref());
+        let live =
+            api.get_opt(&entry.reference.name)
+                .await
+                .map_err(|source| TargetError::Discovery {
+                    cluster: target.name().to_string(),
+                    api_version: entry.reference.api_version(),
+                    source,
+                })?;
+        if let Some(live) = live {
+            let part_of = live
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(applyset::PART_OF_LABEL).cloned());
+            unlabelled.insert(key, part_of);
+        }
+    }
+    Ok(unlabelled)
+}
+
+/// Waits until the CRDs just applied are Established, then forgets
+/// discovery for their groups so their kinds resolve.
+async fn wait_for_crds(
+    target: &Target,
+    crds: &[Value],
+    summary: &mut SyncSummary,
+    failed: &mut usize,
+) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: kube::Api<CustomResourceDefinition> = kube::Api::all(target.client());
+    for crd in crds {
+        let name = crd
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let group = crd
+            .pointer("/spec/group")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let established = api.get_opt(name).await.ok().flatten().is_some_and(|crd| {
+                crd.status
+                    .and_then(|s| s.conditions)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+            });
+            if established {
+                break;
+            }
+            if std::time::Instant::now() > deadline {
+                *failed += 1;
+                summary.note(format!(
+                    "CustomResourceDefinition {name} did not become Established within 60 s"
+                ));
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        target.forget_group(group);
+    }
+}

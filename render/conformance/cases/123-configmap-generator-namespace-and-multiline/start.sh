@@ -1,0 +1,4 @@
+#!/bin/sh
+set -eu
+echo "starting on $HOSTNAME"
+exec /app --flag "value with spaces"

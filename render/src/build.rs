@@ -1,0 +1,1046 @@
+//! The pipeline of one render, in kustomize's order:
+//!
+//! 1. `resources` (files, `*List`s, directories built on their own first),
+//! 2. `configurations` / `crds` extend the transformer configuration,
+//! 3. generators (`configMapGenerator`, `secretGenerator`, `generators:`),
+//! 4. `components` run their whole pipeline over what is accumulated,
+//! 5. built-in transformers in fixed order (patchesStrategicMerge, patches,
+//!    namespace, prefix/suffix, labels, commonAnnotations, patchesJson6902,
+//!    replicas, images, replacements), then `transformers:`,
+//! 6. at the top only: hash suffixes, name references, vars, local-config
+//!    removal, sort, `${VAR}` substitution.
+//!
+//! Reading goes through [`FileTree`] with kustomize's load restriction:
+//! files inside the kustomization's own tree, directories inside the
+//! repository root, symlinks resolved before the check.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use crate::error::RenderError;
+use crate::fieldspec::{FieldSpec, TransformerConfig, field_specs};
+use crate::fs::{EntryKind, FileTree, is_within, join};
+use crate::generator::{self, Behavior, GeneratorArgs, GeneratorOptions};
+use crate::kustomization::{FILE_NAMES, Image, KustKind, Kustomization, Patch, Selector};
+use crate::resid::{ResId, str_at};
+use crate::transform::select::Target;
+use crate::transform::{self, Res};
+use crate::yaml::parse::parse_documents;
+
+/// What a render needs besides the tree.
+#[derive(Debug, Clone, Default)]
+pub struct RenderOptions {
+    /// Values for `${NAME}` substitution after rendering.
+    pub vars: BTreeMap<String, String>,
+}
+
+/// The result of a render.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// Objects in output order.
+    pub objects: Vec<Value>,
+    /// Deprecation and other warnings, for stderr.
+    pub warnings: Vec<String>,
+}
+
+/// What one kustomization accumulates.
+#[derive(Default)]
+struct Acc {
+    res: Vec<Res>,
+    config: TransformerConfig,
+    vars: Vec<Value>,
+    /// Keys of current ids while no transformer has run since; `None` when
+    /// stale.
+    ids: Option<HashSet<ResId>>,
+}
+
+impl Acc {
+    fn new() -> Acc {
+        Acc {
+            config: TransformerConfig::defaults(),
+            ..Acc::default()
+        }
+    }
+
+    fn append(&mut self, r: Res, file: &str) -> Result<(), RenderError> {
+        let ids = self
+            .ids
+            .get_or_insert_with(|| self.res.iter().map(|r| r.id().key()).collect());
+        let id = r.id();
+        if !ids.insert(id.key()) {
+            return Err(RenderError::DuplicateId {
+                file: file.to_string(),
+                id: id.to_string(),
+            });
+        }
+        self.res.push(r);
+        Ok(())
+    }
+
+    fn changed(&mut self) {
+        self.ids = None;
+    }
+}
+
+/// A kustomization read from disk.
+struct Loaded {
+    k: Kustomization,
+    file: String,
+    /// Directory, symlinks resolved.
+    dir: String,
+}
+
+struct Builder<'a> {
+    tree: &'a dyn FileTree,
+    warnings: Vec<String>,
+    building: Vec<String>,
+}
+
+fn err_io(path: &str, e: impl std::fmt::Display) -> RenderError {
+    RenderError::Io {
+        path: path.to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn to_text(path: &str, bytes: Vec<u8>) -> Result<String, RenderError> {
+    String::from_utf8(bytes).map_err(|_| err_io(path, "file is not valid UTF-8"))
+}
+
+/// Renders the kustomization in `kustomization_dir` (relative to the
+/// tree's root).
+///
+/// ```
+/// use rudder_render::{fs::MemTree, render, RenderOptions};
+/// let tree = MemTree::new()
+///     .with_file("app/kustomization.yaml", "resources: [cm.yaml]\nnamePrefix: p-\n")
+///     .with_file("app/cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n");
+/// let out = render(&tree, "app", &RenderOptions::default()).unwrap();
+/// assert_eq!(out.objects[0]["metadata"]["name"], "p-c");
+/// ```
+pub fn render(
+    tree: &dyn FileTree,
+    kustomization_dir: &str,
+    options: &RenderOptions,
+) -> Result<Rendered, RenderError> {
+    let dir = join("", kustomization_dir).ok_or_else(|| RenderError::Restricted {
+        path: kustomization_dir.to_string(),
+        message: "is outside the repository root".into(),
+    })?;
+    let mut b = Builder {
+        tree,
+        warnings: Vec::new(),
+        building: Vec::new(),
+    };
+    let top = b.load_kustomization(&dir, &dir)?;
+    let mut acc = Acc::new();
+    b.accumulate(&top, &mut acc)?;
+    finish(&top, acc, options, b.warnings)
+}
+
+/// The top-only steps: hash suffixes, name references, vars, local-config
+/// removal, sort, substitution.
+fn finish(
+    top: &Loaded,
+    mut acc: Acc,
+    options: &RenderOptions,
+    warnings: Vec<String>,
+) -> Result<Rendered, RenderError> {
+    let file = top.file.as_str();
+    for r in acc.res.iter_mut().filter(|r| r.needs_hash) {
+        r.store_previous_id();
+        generator::add_hash_suffix(&mut r.obj);
+    }
+    transform::name::fix_references(&mut acc.res, &acc.config.name_reference)
+        .map_err(|e| RenderError::transform(file, e))?;
+    if !acc.vars.is_empty() {
+        apply_vars(&mut acc, file)?;
+    }
+    let mut objects: Vec<Value> = acc
+        .res
+        .into_iter()
+        .map(|r| r.obj)
+        .filter(|o| !transform::metadata::is_local_config(o))
+        .collect();
+    crate::order::sort(&mut objects, top.k.sort_options.as_ref())
+        .map_err(|e| RenderError::kust(file, e))?;
+    crate::substitute::substitute_all(&mut objects, &options.vars)?;
+    Ok(Rendered { objects, warnings })
+}
+
+fn apply_vars(acc: &mut Acc, file: &str) -> Result<(), RenderError> {
+    let mut vars: Vec<crate::vars::Var> = Vec::new();
+    for v in &acc.vars {
+        let var: crate::vars::Var = serde_json::from_value(v.clone())
+            .map_err(|e| RenderError::kust(file, format!("invalid var: {e}")))?;
+        vars.push(var);
+    }
+    // A var names its object by the name it had where the var was declared;
+    // point it at the object's current name.
+    for var in vars.iter_mut() {
+        let wanted = var.objref.name.clone();
+        let kind = var.objref.kind.clone();
+        if let Some(r) = acc.res.iter().find(|r| {
+            r.gvk().kind == kind
+                && (r.name() == wanted || r.prev_ids.iter().any(|id| id.name == wanted))
+        }) {
+            var.objref.name = r.name().to_string();
+        }
+    }
+    let mut objects: Vec<Value> = acc
+        .res
+        .iter_mut()
+        .map(|r| std::mem::take(&mut r.obj))
+        .collect();
+    let result = crate::vars::apply(&vars, &mut objects, &acc.config.var_reference);
+    for (r, o) in acc.res.iter_mut().zip(objects) {
+        r.obj = o;
+    }
+    result.map_err(|e| RenderError::transform(file, e.to_string()))?;
+    Ok(())
+}
+
+impl Builder<'_> {
+    /// Finds and reads the kustomization file in `dir` (already resolved).
+    fn load_kustomization(&mut self, dir: &str, shown: &str) -> Result<Loaded, RenderError> {
+        let real = self
+            .tree
+            .resolve(dir)
+            .map_err(|e| err_io(shown, e))?
+            .ok_or_else(|| RenderError::Restricted {
+                path: shown.to_string(),
+                message: "resolves outside the repository root".into(),
+            })?;
+        if self.tree.kind(&real) != EntryKind::Dir {
+            return Err(err_io(shown, "no such directory"));
+        }
+        let found: Vec<String> = FILE_NAMES
+            .iter()
+            .map(|n| join(&real, n).unwrap_or_default())
+            .filter(|p| self.tree.kind(p) == EntryKind::File)
+            .collect();
+        let file = match found.len() {
+            0 => {
+                return Err(RenderError::MissingKustomization {
+                    dir: shown.to_string(),
+                });
+            }
+            1 => found[0].clone(),
+            _ => {
+                return Err(RenderError::kust(
+                    shown,
+                    format!(
+                        "found multiple kustomization files: {}; keep one",
+                        found.join(", ")
+                    ),
+                ));
+            }
+        };
+        let text = to_text(&file, self.tree.read(&file).map_err(|e| err_io(&file, e))?)?;
+        let value = crate::yaml::parse::parse_one(&file, &text)?;
+        let (k, warnings) = Kustomization::from_value(&file, value)?;
+        self.warnings.extend(warnings);
+        Ok(Loaded { k, file, dir: real })
+    }
+
+    /// Reads a file named by a kustomization in `dir`: it must stay inside
+    /// `dir`'s tree, also after symlinks.
+    fn read_local(&self, l: &Loaded, rel: &str) -> Result<(String, String), RenderError> {
+        let outside = |path: &str| RenderError::Restricted {
+            path: path.to_string(),
+            message: format!(
+                "file is not in or below the kustomization directory `{}` ({})",
+                l.dir, l.file
+            ),
+        };
+        let path = join(&l.dir, rel).ok_or_else(|| outside(rel))?;
+        if !is_within(&path, &l.dir) {
+            return Err(outside(&path));
+        }
+        let real = self
+            .tree
+            .resolve(&path)
+            .map_err(|e| err_io(&path, e))?
+            .ok_or_else(|| outside(&path))?;
+        if !is_within(&real, &l.dir) {
+            return Err(outside(&path));
+        }
+        if self.tree.kind(&real) != EntryKind::File {
+            return Err(err_io(&path, format!("no such file (named in {})", l.file)));
+        }
+        let text = to_text(&path, self.tree.read(&real).map_err(|e| err_io(&path, e))?)?;
+        Ok((path, text))
+    }
+
+    fn accumulate(&mut self, l: &Loaded, acc: &mut Acc) -> Result<(), RenderError> {
+        if self.building.contains(&l.dir) {
+            return Err(RenderError::kust(
+                &l.file,
+                format!(
+                    "cycle: `{}` includes itself through {}",
+                    l.dir,
+                    self.building.join(" -> ")
+                ),
+            ));
+        }
+        self.building.push(l.dir.clone());
+        let result = self.accumulate_inner(l, acc);
+        self.building.pop();
+        result
+    }
+
+    fn accumulate_inner(&mut self, l: &Loaded, acc: &mut Acc) -> Result<(), RenderError> {
+        for entry in &l.k.resources {
+            self.add_resource(l, entry, acc)?;
+        }
+        for path in &l.k.configurations {
+            let (p, text) = self.read_local(l, path)?;
+            for doc in parse_documents(&p, &text)? {
+                acc.config.merge(TransformerConfig::from_value(&p, &doc)?);
+            }
+        }
+        for path in &l.k.crds {
+            let (p, text) = self.read_local(l, path)?;
+            parse_documents(&p, &text)?;
+        }
+        if let Some(path) = l.k.openapi.get("path") {
+            let (p, text) = self.read_local(l, path)?;
+            parse_documents(&p, &text)?;
+        }
+        self.run_generators(l, acc)?;
+        for entry in &l.k.components {
+            let dir = self.resolve_dir(l, entry, "components")?;
+            let c = self.load_kustomization(&dir, &dir)?;
+            if c.k.kust_kind(&c.file)? != KustKind::Component {
+                return Err(RenderError::kust(
+                    &c.file,
+                    format!(
+                        "expected kind 'Component' for path '{dir}' listed under `components` of {}",
+                        l.file
+                    ),
+                ));
+            }
+            self.accumulate(&c, acc)?;
+        }
+        self.run_transformers(l, acc)?;
+        acc.vars.extend(l.k.vars.iter().cloned());
+        Ok(())
+    }
+
+    /// Resolves a directory entry: inside the repository root after
+    /// symlinks.
+    fn resolve_dir(&self, l: &Loaded, entry: &str, field: &str) -> Result<String, RenderError> {
+        let path = join(&l.dir, entry).ok_or_else(|| RenderError::Restricted {
+            path: entry.to_string(),
+            message: format!(
+                "`{field}` entry in {} is outside the repository root",
+                l.file
+            ),
+        })?;
+        self.tree
+            .resolve(&path)
+            .map_err(|e| err_io(&path, e))?
+            .ok_or_else(|| RenderError::Restricted {
+                path: path.clone(),
+                message: format!(
+                    "`{field}` entry in {} resolves outside the repository root",
+                    l.file
+                ),
+            })
+    }
+
+    fn add_resource(&mut self, l: &Loaded, entry: &str, acc: &mut Acc) -> Result<(), RenderError> {
+        let real = self.resolve_dir(l, entry, "resources")?;
+        match self.tree.kind(&real) {
+            EntryKind::File => {
+                let (path, text) = self.read_local(l, entry)?;
+                for obj in load_objects(&path, &text)? {
+                    let mut r = Res::new(obj);
+                    r.origin = Some(entry.to_string());
+                    acc.append(r, &path)?;
+                }
+                Ok(())
+            }
+            EntryKind::Dir => {
+                let sub = self.load_kustomization(&real, &real)?;
+                if sub.k.kust_kind(&sub.file)? == KustKind::Component {
+                    return Err(RenderError::kust(
+                        &sub.file,
+                        format!(
+                            "expected kind 'Kustomization' for path '{real}' listed under `resources` of {}, got 'Component'; list it under `components`",
+                            l.file
+                        ),
+                    ));
+                }
+                let mut sub_acc = Acc::new();
+                self.accumulate(&sub, &mut sub_acc)?;
+                acc.config.merge(sub_acc.config);
+                acc.vars.extend(sub_acc.vars);
+                for r in sub_acc.res {
+                    acc.append(r, &l.file)?;
+                }
+                Ok(())
+            }
+            EntryKind::Missing => Err(err_io(
+                &join(&l.dir, entry).unwrap_or_else(|| entry.to_string()),
+                format!(
+                    "no such file or directory (listed under `resources` of {})",
+                    l.file
+                ),
+            )),
+        }
+    }
+
+    fn run_generators(&mut self, l: &Loaded, acc: &mut Acc) -> Result<(), RenderError> {
+        let global: Option<GeneratorOptions> = match &l.k.generator_options {
+            Some(v) => Some(serde_json::from_value(v.clone()).map_err(|e| {
+                RenderError::kust(&l.file, format!("invalid generatorOptions: {e}"))
+            })?),
+            None => None,
+        };
+        for (field, list, is_secret) in [
+            ("configMapGenerator", &l.k.config_map_generator, false),
+            ("secretGenerator", &l.k.secret_generator, true),
+        ] {
+            for v in list {
+                let args: GeneratorArgs = serde_json::from_value(v.clone()).map_err(|e| {
+                    RenderError::kust(&l.file, format!("invalid `{field}` entry: {e}"))
+                })?;
+                self.generate(l, acc, &args, global.as_ref(), is_secret)?;
+            }
+        }
+        for entry in &l.k.generators {
+            for (src, cfg) in self.plugin_configs(l, entry, "generators")? {
+                let kind = str_at(&cfg, &["kind"]).to_string();
+                let is_secret = match kind.as_str() {
+                    "ConfigMapGenerator" => false,
+                    "SecretGenerator" => true,
+                    _ => return Err(unsupported_plugin(&src, "generators", &kind)),
+                };
+                let mut m = cfg.as_object().cloned().unwrap_or_default();
+                let meta = m.remove("metadata").unwrap_or(Value::Null);
+                m.remove("apiVersion");
+                m.remove("kind");
+                for key in ["name", "namespace"] {
+                    if let Some(v) = meta.get(key) {
+                        m.entry(key.to_string()).or_insert(v.clone());
+                    }
+                }
+                let args: GeneratorArgs = serde_json::from_value(Value::Object(m))
+                    .map_err(|e| RenderError::kust(&src, format!("invalid {kind}: {e}")))?;
+                self.generate(l, acc, &args, None, is_secret)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn generate(
+        &self,
+        l: &Loaded,
+        acc: &mut Acc,
+        args: &GeneratorArgs,
+        global: Option<&GeneratorOptions>,
+        is_secret: bool,
+    ) -> Result<(), RenderError> {
+        let load = generator::tree_loader(self.tree, &l.dir);
+        let generated = if is_secret {
+            generator::secret(args, global, &load)
+        } else {
+            generator::config_map(args, global, &load)
+        }
+        .map_err(|e| RenderError::transform(&l.file, e.to_string()))?;
+        let id = ResId::of(&generated.object).key();
+        let existing = acc.res.iter().position(|r| r.id().key() == id);
+        match (existing, generated.behavior) {
+            (Some(i), _) => {
+                let combined =
+                    generator::combine(&acc.res[i].obj, acc.res[i].needs_hash, generated)
+                        .map_err(|e| RenderError::transform(&l.file, e.to_string()))?;
+                acc.res[i].obj = combined.object;
+                acc.res[i].needs_hash = combined.hash_suffix;
+                acc.changed();
+                Ok(())
+            }
+            (None, Behavior::Create) => {
+                let mut r = Res::new(generated.object);
+                r.needs_hash = generated.hash_suffix;
+                acc.append(r, &l.file)
+            }
+            (None, b) => Err(RenderError::transform(
+                &l.file,
+                format!(
+                    "generator `{}` has behavior {b:?} but no object with id {} exists to {}",
+                    args.name,
+                    ResId::of(&acc_dummy(&id)),
+                    if b == Behavior::Merge {
+                        "merge into"
+                    } else {
+                        "replace"
+                    }
+                ),
+            )),
+        }
+    }
+
+    /// Plugin configurations named by a `generators:` / `transformers:`
+    /// entry: inline YAML, a file, or a directory of them.
+    fn plugin_configs(
+        &mut self,
+        l: &Loaded,
+        entry: &str,
+        field: &str,
+    ) -> Result<Vec<(String, Value)>, RenderError> {
+        if let Ok(docs) = parse_documents(&l.file, entry)
+            && !docs.is_empty()
+            && docs.iter().all(Value::is_object)
+        {
+            return Ok(docs.into_iter().map(|d| (l.file.clone(), d)).collect());
+        }
+        if crate::kustomization::is_remote(entry) {
+            return Err(RenderError::Unsupported {
+                file: l.file.clone(),
+                field: field.to_string(),
+                why: format!("remote plugin configuration `{entry}`"),
+            });
+        }
+        let real = self.resolve_dir(l, entry, field)?;
+        if self.tree.kind(&real) == EntryKind::Dir {
+            let sub = self.load_kustomization(&real, &real)?;
+            let mut sub_acc = Acc::new();
+            self.accumulate(&sub, &mut sub_acc)?;
+            return Ok(sub_acc
+                .res
+                .into_iter()
+                .map(|r| (sub.file.clone(), r.obj))
+                .collect());
+        }
+        let (path, text) = self.read_local(l, entry)?;
+        Ok(load_objects(&path, &text)?
+            .into_iter()
+            .map(|o| (path.clone(), o))
+            .collect())
+    }
+
+    fn run_transformers(&mut self, l: &Loaded, acc: &mut Acc) -> Result<(), RenderError> {
+        let k = &l.k;
+        let file = l.file.as_str();
+        let terr = |e: String| RenderError::transform(file, e);
+        acc.changed();
+        for entry in &k.patches_strategic_merge {
+            let (src, text) = if entry.contains('\n') || self.local_file_missing(l, entry) {
+                (file.to_string(), entry.clone())
+            } else {
+                self.read_local(l, entry)?
+            };
+            for p in parse_documents(&src, &text)? {
+                self.apply_patch_value(acc, &src, &p, None, &BTreeMap::new())?;
+            }
+        }
+        for p in &k.patches {
+            self.apply_patch(l, acc, p, false)?;
+        }
+        if !k.namespace.is_empty() {
+            transform::namespace::apply(
+                &mut acc.res,
+                &k.namespace,
+                &acc.config.namespace,
+                transform::namespace::SubjectMode::DefaultOnly,
+                false,
+            )
+            .map_err(terr)?;
+        }
+        if !k.name_prefix.is_empty() || !k.name_suffix.is_empty() {
+            let (p, s) = (&acc.config.name_prefix, &acc.config.name_suffix);
+            transform::name::prefix_suffix(&mut acc.res, &k.name_prefix, &k.name_suffix, p, s)
+                .map_err(terr)?;
+        }
+        for label in &k.labels {
+            let extra = field_specs(file, "labels.fields", &Value::Array(label.fields.clone()))?;
+            let specs = transform::labels::label_entry_specs(
+                &acc.config,
+                label.include_selectors,
+                label.include_templates,
+                label.include_volume_claim_templates,
+                extra,
+            );
+            transform::labels::apply(&mut acc.res, &label.pairs, &specs).map_err(terr)?;
+        }
+        transform::labels::apply(&mut acc.res, &k.common_labels, &acc.config.common_labels)
+            .map_err(terr)?;
+        transform::labels::apply(
+            &mut acc.res,
+            &k.common_annotations,
+            &acc.config.common_annotations,
+        )
+        .map_err(terr)?;
+        for p in &k.patches_json6902 {
+            self.apply_patch(l, acc, p, true)?;
+        }
+        for r in &k.replicas {
+            transform::replicas::apply(&mut acc.res, &r.name, r.count, &acc.config.replicas)
+                .map_err(terr)?;
+        }
+        transform::images::apply(&mut acc.res, &k.images, &acc.config.images).map_err(terr)?;
+        if !k.replacements.is_empty() {
+            let mut list = Vec::new();
+            for r in &k.replacements {
+                match r.get("path").and_then(Value::as_str) {
+                    Some(path) => {
+                        let (p, text) = self.read_local(l, path)?;
+                        for doc in parse_documents(&p, &text)? {
+                            list.extend(
+                                crate::replacement::from_file(&p, &doc)
+                                    .map_err(|e| terr(e.to_string()))?,
+                            );
+                        }
+                    }
+                    None => list.push(serde_json::from_value(r.clone()).map_err(|e| {
+                        RenderError::kust(file, format!("invalid replacement: {e}"))
+                    })?),
+                }
+            }
+            run_replacements(acc, &list).map_err(terr)?;
+        }
+        for entry in &k.transformers {
+            for (src, cfg) in self.plugin_configs(l, entry, "transformers")? {
+                self.run_plugin(l, acc, &src, &cfg)?;
+            }
+        }
+        if !k.build_metadata.is_empty() {
+            for m in &k.build_metadata {
+                match m.as_str() {
+                    "managedByLabel" => transform::metadata::add_managed_by(&mut acc.res),
+                    "originAnnotations" => transform::metadata::add_origin(&mut acc.res),
+                    "transformerAnnotations" => {}
+                    other => {
+                        return Err(RenderError::kust(
+                            file,
+                            format!(
+                                "buildMetadata option `{other}` must be one of managedByLabel, originAnnotations, transformerAnnotations"
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        acc.changed();
+        Ok(())
+    }
+
+    fn local_file_missing(&self, l: &Loaded, entry: &str) -> bool {
+        join(&l.dir, entry).is_none_or(|p| self.tree.kind(&p) != EntryKind::File)
+    }
+
+    /// Applies one `patches:` (or `patchesJson6902:`) entry.
+    fn apply_patch(
+        &self,
+        l: &Loaded,
+        acc: &mut Acc,
+        p: &Patch,
+        json6902_field: bool,
+    ) -> Result<(), RenderError> {
+        let (src, text) = match (p.path.is_empty(), p.patch.is_empty()) {
+            (false, true) => self.read_local(l, &p.path)?,
+            (true, false) => (l.file.clone(), p.patch.clone()),
+            _ => {
+                return Err(RenderError::kust(
+                    &l.file,
+                    "each patch needs exactly one of `path` and `patch`",
+                ));
+            }
+        };
+        if json6902_field && p.target.is_none() {
+            return Err(RenderError::kust(
+                &l.file,
+                "a patchesJson6902 entry needs a `target`",
+            ));
+        }
+        let docs = parse_documents(&src, &text)?;
+        for doc in docs {
+            self.apply_patch_value(acc, &src, &doc, p.target.as_ref(), &p.options)?;
+        }
+        Ok(())
+    }
+
+    /// Applies a parsed patch: a list is JSON 6902 (needs a target), a map a
+    /// strategic merge patch (its own id is the target when none is given).
+    fn apply_patch_value(
+        &self,
+        acc: &mut Acc,
+        src: &str,
+        patch: &Value,
+        target: Option<&Selector>,
+        options: &BTreeMap<String, bool>,
+    ) -> Result<(), RenderError> {
+        let terr = |e: String| RenderError::transform(src, e);
+        let allow_name = options.get("allowNameChange").copied().unwrap_or(false);
+        let allow_kind = options.get("allowKindChange").copied().unwrap_or(false);
+        let is_json = patch.is_array();
+        let selector = match target {
+            Some(t) => t.clone(),
+            None if is_json => return Err(terr("a JSON 6902 patch needs a `target`".into())),
+            None => {
+                let id = ResId::of(patch);
+                Selector {
+                    group: regex::escape(&id.gvk.group),
+                    version: regex::escape(&id.gvk.version),
+                    kind: regex::escape(&id.gvk.kind),
+                    name: regex::escape(&id.name),
+                    namespace: regex::escape(&id.namespace),
+                    ..Default::default()
+                }
+            }
+        };
+        let t = Target::new(&selector).map_err(terr)?;
+        let hits: Vec<usize> = (0..acc.res.len())
+            .filter(|&i| t.selects(&acc.res[i]))
+            .collect();
+        if hits.is_empty() && target.is_none() {
+            return Err(terr(format!(
+                "no resource matches strategic merge patch {}",
+                ResId::of(patch)
+            )));
+        }
+        let mut deleted = Vec::new();
+        for i in hits {
+            let r = &mut acc.res[i];
+            let before = r.id();
+            let new = if is_json {
+                Some(
+                    crate::patch::json6902::apply(&r.obj, patch)
+                        .map_err(|e| terr(format!("{e} (patching {before})")))?,
+                )
+            } else {
+                let mut p = patch.clone();
+                if target.is_some() && p.is_object() {
+                    // A targeted patch applies to each target whatever id it names.
+                    let meta = transform::metadata_mut(&mut p);
+                    meta.insert("name".into(), Value::String(before.name.clone()));
+                    if before.namespace.is_empty() {
+                        meta.remove("namespace");
+                    } else {
+                        meta.insert("namespace".into(), Value::String(before.namespace.clone()));
+                    }
+                    if let Some(m) = p.as_object_mut() {
+                        m.insert("kind".into(), Value::String(before.gvk.kind.clone()));
+                        m.insert("apiVersion".into(), Value::String(before.gvk.api_version()));
+                    }
+                }
+                crate::patch::strategic::merge(&r.obj, &p)
+                    .map_err(|e| terr(format!("{e} (patching {before})")))?
+            };
+            match new {
+                None => deleted.push(i),
+                Some(mut obj) => {
+                    let after = ResId::of(&obj);
+                    if after.name != before.name && !allow_name {
+                        transform::metadata_mut(&mut obj)
+                            .insert("name".into(), Value::String(before.name.clone()));
+                    }
+                    if after.gvk.kind != before.gvk.kind && !allow_kind {
+                        obj["kind"] = Value::String(before.gvk.kind.clone());
+                    }
+                    if ResId::of(&obj) != before {
+                        r.store_previous_id();
+                    }
+                    r.obj = obj;
+                }
+            }
+        }
+        for i in deleted.into_iter().rev() {
+            acc.res.remove(i);
+        }
+        acc.changed();
+        Ok(())
+    }
+
+    /// Runs one built-in transformer kind configured in `transformers:`.
+    fn run_plugin(
+        &mut self,
+        l: &Loaded,
+        acc: &mut Acc,
+        src: &str,
+        cfg: &Value,
+    ) -> Result<(), RenderError> {
+        let kind = str_at(cfg, &["kind"]);
+        let terr = |e: String| RenderError::transform(src, format!("{kind}: {e}"));
+        let specs = || {
+            field_specs(
+                src,
+                "fieldSpecs",
+                cfg.get("fieldSpecs").unwrap_or(&Value::Null),
+            )
+        };
+        let pairs = |key: &str| -> BTreeMap<String, String> {
+            cfg.get(key)
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| {
+                            (
+                                k.clone(),
+                                v.as_str().map_or_else(|| v.to_string(), str::to_string),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let string = |key: &str| {
+            cfg.get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        acc.changed();
+        match kind {
+            "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
+                let fs = specs()?;
+                transform::name::prefix_suffix(
+                    &mut acc.res,
+                    &string("prefix"),
+                    &string("suffix"),
+                    &fs,
+                    &fs,
+                )
+                .map_err(terr)
+            }
+            "LabelTransformer" => {
+                transform::labels::apply(&mut acc.res, &pairs("labels"), &specs()?).map_err(terr)
+            }
+            "AnnotationsTransformer" => {
+                transform::labels::apply(&mut acc.res, &pairs("annotations"), &specs()?)
+                    .map_err(terr)
+            }
+            "NamespaceTransformer" => {
+                let mode = match str_at(cfg, &["setRoleBindingSubjects"]) {
+                    "" | "defaultOnly" => transform::namespace::SubjectMode::DefaultOnly,
+                    "allServiceAccounts" => transform::namespace::SubjectMode::AllServiceAccounts,
+                    "none" => transform::namespace::SubjectMode::None,
+                    other => return Err(terr(format!("invalid setRoleBindingSubjects `{other}`"))),
+                };
+                let unset_only = cfg
+                    .get("unsetOnly")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                let ns = str_at(cfg, &["metadata", "namespace"]);
+                transform::namespace::apply(&mut acc.res, ns, &specs()?, mode, unset_only)
+                    .map_err(terr)
+            }
+            "PatchTransformer" => {
+                let p: Patch = plugin_args(src, cfg, &["patch", "path", "target", "options"])?;
+                self.apply_patch(l, acc, &p, false)
+            }
+            "PatchJson6902Transformer" => {
+                let mut p: Patch = plugin_args(src, cfg, &["path", "target"])?;
+                p.patch = string("jsonOp");
+                self.apply_patch(l, acc, &p, true)
+            }
+            "PatchStrategicMergeTransformer" => {
+                let mut texts: Vec<(String, String)> = Vec::new();
+                for path in cfg
+                    .get("paths")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    texts.push(self.read_local(l, path.as_str().unwrap_or(""))?);
+                }
+                let inline = string("patches");
+                if !inline.is_empty() {
+                    texts.push((src.to_string(), inline));
+                }
+                for (p, text) in texts {
+                    for doc in parse_documents(&p, &text)? {
+                        self.apply_patch_value(acc, &p, &doc, None, &BTreeMap::new())?;
+                    }
+                }
+                Ok(())
+            }
+            "ImageTagTransformer" => {
+                let image: Image =
+                    serde_json::from_value(cfg.get("imageTag").cloned().unwrap_or(Value::Null))
+                        .map_err(|e| terr(format!("invalid imageTag: {e}")))?;
+                transform::images::apply(&mut acc.res, &[image], &specs()?).map_err(terr)
+            }
+            "ReplicaCountTransformer" => {
+                let name = str_at(cfg, &["replica", "name"]);
+                let count = cfg
+                    .pointer("/replica/count")
+                    .and_then(Value::as_i64)
+                    .unwrap_or(0);
+                transform::replicas::apply(&mut acc.res, name, count, &specs()?).map_err(terr)
+            }
+            "ReplacementTransformer" => {
+                let list: Vec<crate::replacement::Replacement> = serde_json::from_value(
+                    cfg.get("replacements")
+                        .cloned()
+                        .unwrap_or(Value::Array(vec![])),
+                )
+                .map_err(|e| terr(format!("invalid replacements: {e}")))?;
+                run_replacements(acc, &list).map_err(terr)
+            }
+            other => Err(unsupported_plugin(src, "transformers", other)),
+        }
+    }
+}
+
+fn run_replacements(acc: &mut Acc, list: &[crate::replacement::Replacement]) -> Result<(), String> {
+    let mut objects: Vec<Value> = acc
+        .res
+        .iter_mut()
+        .map(|r| std::mem::take(&mut r.obj))
+        .collect();
+    let result = crate::replacement::apply(&mut objects, list);
+    for (r, o) in acc.res.iter_mut().zip(objects) {
+        r.obj = o;
+    }
+    acc.changed();
+    result.map_err(|e| e.to_string())
+}
+
+fn plugin_args<T: serde::de::DeserializeOwned>(
+    src: &str,
+    cfg: &Value,
+    keys: &[&str],
+) -> Result<T, RenderError> {
+    let mut m = Map::new();
+    for k in keys {
+        if let Some(v) = cfg.get(*k) {
+            m.insert((*k).to_string(), v.clone());
+        }
+    }
+    serde_json::from_value(Value::Object(m)).map_err(|e| RenderError::kust(src, e.to_string()))
+}
+
+fn unsupported_plugin(src: &str, field: &str, kind: &str) -> RenderError {
+    RenderError::Unsupported {
+        file: src.to_string(),
+        field: field.to_string(),
+        why: format!("`{kind}` is not a built-in kind; exec, container and Go plugins are not run"),
+    }
+}
+
+fn acc_dummy(id: &ResId) -> Value {
+    serde_json::json!({"apiVersion": id.gvk.api_version(), "kind": id.gvk.kind,
+        "metadata": {"name": id.name, "namespace": id.namespace}})
+}
+
+/// Parses a resource file into objects, flattening `*List` kinds.
+fn load_objects(path: &str, text: &str) -> Result<Vec<Value>, RenderError> {
+    let mut out = Vec::new();
+    for doc in parse_documents(path, text)? {
+        flatten(path, doc, &mut out)?;
+    }
+    Ok(out)
+}
+
+fn flatten(path: &str, doc: Value, out: &mut Vec<Value>) -> Result<(), RenderError> {
+    let kind = str_at(&doc, &["kind"]).to_string();
+    if !doc.is_object() {
+        return Err(RenderError::kust(
+            path,
+            "a resource document must be a YAML mapping",
+        ));
+    }
+    if kind.ends_with("List") && doc.get("items").is_some_and(Value::is_array) {
+        if let Some(Value::Array(items)) = doc.get("items").cloned() {
+            for item in items {
+                flatten(path, item, out)?;
+            }
+        }
+        return Ok(());
+    }
+    if kind.is_empty() {
+        return Err(RenderError::kust(
+            path,
+            format!(
+                "missing `kind` in object `{}`; every resource needs apiVersion, kind and metadata.name",
+                str_at(&doc, &["metadata", "name"])
+            ),
+        ));
+    }
+    out.push(doc);
+    Ok(())
+}
+
+/// Unused field specs placeholder to keep the type in scope for docs.
+#[allow(dead_code)]
+fn _assert_types(_: &FieldSpec) {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fs::MemTree;
+
+    fn run(tree: &MemTree, dir: &str) -> Result<Rendered, RenderError> {
+        render(tree, dir, &RenderOptions::default())
+    }
+
+    const CM: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
+
+    #[test]
+    fn duplicate_ids_are_refused() {
+        let t = MemTree::new()
+            .with_file("k/kustomization.yaml", "resources: [a.yaml, b.yaml]\n")
+            .with_file("k/a.yaml", CM)
+            .with_file("k/b.yaml", CM);
+        let err = run(&t, "k").unwrap_err().to_string();
+        assert!(err.contains("already registered id"), "{err}");
+    }
+
+    #[test]
+    fn file_outside_kustomization_tree_is_refused() {
+        let t = MemTree::new()
+            .with_file("k/kustomization.yaml", "resources: [../x.yaml]\n")
+            .with_file("x.yaml", CM);
+        let err = run(&t, "k").unwrap_err().to_string();
+        assert!(err.contains("not in or below"), "{err}");
+    }
+
+    #[test]
+    fn directory_outside_root_is_refused() {
+        let t = MemTree::new().with_file("k/kustomization.yaml", "resources: [../../base]\n");
+        let err = run(&t, "k").unwrap_err().to_string();
+        assert!(err.contains("outside the repository root"), "{err}");
+    }
+
+    #[test]
+    fn list_kinds_are_flattened() {
+        let t = MemTree::new()
+            .with_file("k/kustomization.yaml", "resources: [l.yaml]\n")
+            .with_file(
+                "k/l.yaml",
+                "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: a\n",
+            );
+        assert_eq!(run(&t, "k").unwrap().objects[0]["metadata"]["name"], "a");
+    }
+
+    #[test]
+    fn base_is_built_before_overlay_prefix_and_configmap_ref_follows_hash() {
+        let t = MemTree::new()
+            .with_file("base/kustomization.yaml", "resources: [d.yaml]\nconfigMapGenerator:\n- name: cfg\n")
+            .with_file(
+                "base/d.yaml",
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: d\nspec:\n  template:\n    spec:\n      volumes:\n      - name: v\n        configMap:\n          name: cfg\n",
+            )
+            .with_file("ov/kustomization.yaml", "resources: [../base]\nnamePrefix: p-\n");
+        let out = run(&t, "ov").unwrap();
+        // kubectl kustomize: ConfigMap p-cfg-6ct58987ht first, then the Deployment.
+        assert_eq!(out.objects[0]["metadata"]["name"], "p-cfg-6ct58987ht");
+        assert_eq!(
+            out.objects[1]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"],
+            "p-cfg-6ct58987ht"
+        );
+    }
+
+    #[test]
+    fn component_must_be_listed_under_components() {
+        let t = MemTree::new()
+            .with_file("k/kustomization.yaml", "resources: [c]\n")
+            .with_file("k/c/kustomization.yaml", "kind: Component\n");
+        let err = run(&t, "k").unwrap_err().to_string();
+        assert!(err.contains("components"), "{err}");
+    }
+}

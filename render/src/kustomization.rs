@@ -1,0 +1,360 @@
+//! The kustomization file model: every field kustomize v5 accepts, read
+//! strictly (an unknown field is an error naming the file and the field),
+//! the deprecated fields folded into their successors with the warnings
+//! kustomize prints, and the fields rudder refuses (Helm, remote bases,
+//! exec/container plugins) reported by name.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::RenderError;
+
+/// File names that hold a kustomization, in kustomize's lookup order.
+pub const FILE_NAMES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// A parsed kustomization (or component).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Kustomization {
+    pub api_version: String,
+    pub kind: String,
+    pub metadata: Option<Value>,
+    pub openapi: BTreeMap<String, String>,
+    pub name_prefix: String,
+    pub name_suffix: String,
+    pub namespace: String,
+    #[serde(deserialize_with = "string_map")]
+    pub common_labels: BTreeMap<String, String>,
+    pub labels: Vec<Label>,
+    #[serde(deserialize_with = "string_map")]
+    pub common_annotations: BTreeMap<String, String>,
+    pub patches_strategic_merge: Vec<String>,
+    pub patches_json6902: Vec<Patch>,
+    pub patches: Vec<Patch>,
+    pub images: Vec<Image>,
+    pub image_tags: Vec<Image>,
+    pub replacements: Vec<Value>,
+    pub replicas: Vec<Replica>,
+    pub vars: Vec<Value>,
+    pub sort_options: Option<SortOptions>,
+    pub resources: Vec<String>,
+    pub components: Vec<String>,
+    pub crds: Vec<String>,
+    pub bases: Vec<String>,
+    pub config_map_generator: Vec<Value>,
+    pub secret_generator: Vec<Value>,
+    pub helm_globals: Option<Value>,
+    pub helm_charts: Option<Value>,
+    pub helm_chart_inflation_generator: Option<Value>,
+    pub generator_options: Option<Value>,
+    pub configurations: Vec<String>,
+    pub generators: Vec<String>,
+    pub transformers: Vec<String>,
+    pub validators: Vec<String>,
+    pub build_metadata: Vec<String>,
+}
+
+/// One `labels:` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Label {
+    #[serde(deserialize_with = "string_map")]
+    pub pairs: BTreeMap<String, String>,
+    pub include_selectors: bool,
+    pub include_templates: bool,
+    pub include_volume_claim_templates: bool,
+    pub fields: Vec<Value>,
+}
+
+/// One `patches:` / `patchesJson6902:` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Patch {
+    pub path: String,
+    pub patch: String,
+    pub target: Option<Selector>,
+    pub options: BTreeMap<String, bool>,
+}
+
+/// A patch target: every field an anchored regular expression.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Selector {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub label_selector: String,
+    pub annotation_selector: String,
+}
+
+/// One `images:` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct Image {
+    pub name: String,
+    pub new_name: String,
+    pub tag_suffix: String,
+    #[serde(deserialize_with = "string_scalar")]
+    pub new_tag: String,
+    pub digest: String,
+}
+
+/// One `replicas:` entry.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Replica {
+    pub name: String,
+    pub count: i64,
+}
+
+/// `sortOptions:`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct SortOptions {
+    pub order: String,
+    pub legacy_sort_options: Option<LegacySortOptions>,
+}
+
+/// `sortOptions.legacySortOptions`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
+pub struct LegacySortOptions {
+    pub order_first: Vec<String>,
+    pub order_last: Vec<String>,
+}
+
+/// A scalar read as text (`newTag: 1.2` is the string `1.2`).
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Null => Some(String::new()),
+        _ => None,
+    }
+}
+
+fn string_scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = Value::deserialize(d)?;
+    scalar_text(&v).ok_or_else(|| serde::de::Error::custom("expected a string"))
+}
+
+fn string_map<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, String>, D::Error> {
+    let v = Option::<BTreeMap<String, Value>>::deserialize(d)?;
+    v.unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| match scalar_text(&v) {
+            Some(s) => Ok((k, s)),
+            None => Err(serde::de::Error::custom(format!(
+                "value of `{k}` must be a string"
+            ))),
+        })
+        .collect()
+}
+
+/// Whether a kustomization is a `Kustomization` or a `Component`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KustKind {
+    Kustomization,
+    Component,
+}
+
+impl Kustomization {
+    /// Reads a kustomization from its parsed YAML; `file` is named in errors.
+    /// Returns the model and the deprecation warnings to print.
+    pub fn from_value(
+        file: &str,
+        mut value: Value,
+    ) -> Result<(Kustomization, Vec<String>), RenderError> {
+        if value.is_null() {
+            value = Value::Object(Default::default());
+        }
+        let Value::Object(map) = &mut value else {
+            return Err(RenderError::kust(
+                file,
+                "a kustomization must be a YAML mapping",
+            ));
+        };
+        // `field:` with nothing after it means "not set".
+        map.retain(|_, v| !v.is_null());
+        let mut k: Kustomization = serde_json::from_value(value)
+            .map_err(|e| RenderError::kust(file, format!("invalid kustomization: {e}")))?;
+        let warnings = k.deprecation_warnings();
+        k.check_supported(file)?;
+        k.fold_deprecated();
+        Ok((k, warnings))
+    }
+
+    /// The kind, defaulting to Kustomization; anything else is an error.
+    pub fn kust_kind(&self, file: &str) -> Result<KustKind, RenderError> {
+        match self.kind.as_str() {
+            "" | "Kustomization" => Ok(KustKind::Kustomization),
+            "Component" => Ok(KustKind::Component),
+            other => Err(RenderError::kust(
+                file,
+                format!("kind `{other}` is not Kustomization or Component"),
+            )),
+        }
+    }
+
+    fn deprecation_warnings(&self) -> Vec<String> {
+        const FIX: &str = "Run 'kustomize edit fix' to update your Kustomization automatically.";
+        let mut out = Vec::new();
+        let mut warn = |used: bool, old: &str, new: &str, fix: &str| {
+            if used {
+                out.push(format!(
+                    "# Warning: '{old}' is deprecated. Please use '{new}' instead. {fix}"
+                ));
+            }
+        };
+        warn(!self.bases.is_empty(), "bases", "resources", FIX);
+        warn(
+            !self.common_labels.is_empty(),
+            "commonLabels",
+            "labels",
+            FIX,
+        );
+        warn(!self.image_tags.is_empty(), "imageTags", "images", FIX);
+        warn(
+            !self.patches_json6902.is_empty(),
+            "patchesJson6902",
+            "patches",
+            FIX,
+        );
+        warn(
+            !self.patches_strategic_merge.is_empty(),
+            "patchesStrategicMerge",
+            "patches",
+            FIX,
+        );
+        warn(
+            !self.vars.is_empty(),
+            "vars",
+            "replacements",
+            &format!("[EXPERIMENTAL] {FIX}"),
+        );
+        out
+    }
+
+    fn check_supported(&self, file: &str) -> Result<(), RenderError> {
+        let unsupported = |field: &str, why: &str| RenderError::Unsupported {
+            file: file.to_string(),
+            field: field.to_string(),
+            why: why.to_string(),
+        };
+        const HELM: &str = "Helm charts are not rendered; render the chart to plain YAML and list it under `resources`";
+        if self.helm_charts.is_some() {
+            return Err(unsupported("helmCharts", HELM));
+        }
+        if self.helm_chart_inflation_generator.is_some() {
+            return Err(unsupported("helmChartInflationGenerator", HELM));
+        }
+        if self.helm_globals.is_some() {
+            return Err(unsupported("helmGlobals", HELM));
+        }
+        if !self.validators.is_empty() {
+            return Err(unsupported(
+                "validators",
+                "validator plugins run external programs",
+            ));
+        }
+        for (field, list) in [
+            ("resources", &self.resources),
+            ("bases", &self.bases),
+            ("components", &self.components),
+        ] {
+            if let Some(url) = list.iter().find(|r| is_remote(r)) {
+                return Err(unsupported(
+                    field,
+                    &format!(
+                        "remote resource `{url}`: rudder renders only from the repository; vendor it in"
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn fold_deprecated(&mut self) {
+        self.resources.append(&mut self.bases);
+        self.images.append(&mut self.image_tags);
+    }
+}
+
+/// True for a URL or a go-getter / git address rather than a local path.
+pub fn is_remote(entry: &str) -> bool {
+    entry.contains("://")
+        || entry.starts_with("git@")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("gitlab.com/")
+        || entry.starts_with("bitbucket.org/")
+        || entry.contains("?ref=")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(v: Value) -> Result<(Kustomization, Vec<String>), RenderError> {
+        Kustomization::from_value("k/kustomization.yaml", v)
+    }
+
+    #[test]
+    fn unknown_field_names_file_and_field() {
+        let err = read(json!({"resourcez": ["a.yaml"]}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("k/kustomization.yaml"), "{err}");
+        assert!(err.contains("resourcez"), "{err}");
+    }
+
+    #[test]
+    fn helm_charts_are_refused_by_name() {
+        let err = read(json!({"helmCharts": [{"name": "x"}]}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`helmCharts`"), "{err}");
+    }
+
+    #[test]
+    fn remote_resource_is_refused() {
+        let err = read(json!({"resources": ["https://github.com/a/b//c?ref=v1"]}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("remote resource"), "{err}");
+    }
+
+    #[test]
+    fn bases_fold_into_resources_with_a_warning() {
+        let (k, warnings) = read(json!({"resources": ["a.yaml"], "bases": ["../base"]})).unwrap();
+        assert_eq!(k.resources, vec!["a.yaml", "../base"]);
+        assert_eq!(
+            warnings,
+            vec![
+                "# Warning: 'bases' is deprecated. Please use 'resources' instead. Run 'kustomize edit fix' to update your Kustomization automatically."
+            ]
+        );
+    }
+
+    #[test]
+    fn numeric_label_values_read_as_text() {
+        let (k, _) =
+            read(json!({"commonLabels": {"v": 2}, "images": [{"name": "a", "newTag": 1.5}]}))
+                .unwrap();
+        assert_eq!(k.common_labels["v"], "2");
+        assert_eq!(k.images[0].new_tag, "1.5");
+    }
+
+    #[test]
+    fn null_fields_count_as_unset() {
+        let (k, _) = read(json!({"resources": null})).unwrap();
+        assert!(k.resources.is_empty());
+    }
+}

