@@ -170,35 +170,8 @@ pub fn legacy_cmp(a: &ObjectRef, b: &ObjectRef) -> Ordering {
     legacy_id_string(a).cmp(&legacy_id_string(b))
 }
 
-const LEGACY_ORDER_FIRST: &[&str] = &[
-    "Namespace",
-    "ResourceQuota",
-    "StorageClass",
-    "CustomResourceDefinition",
-    "ServiceAccount",
-    "PodSecurityPolicy",
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
-    "ConfigMap",
-    "Secret",
-    "Endpoints",
-    "Service",
-    "LimitRange",
-    "PriorityClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "Deployment",
-    "StatefulSet",
-    "CronJob",
-    "PodDisruptionBudget",
-];
-
-const LEGACY_ORDER_LAST: &[&str] = &[
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-];
+// The renderer owns kustomize's kind order; apply order follows the same table.
+use rudder_render::order::{ORDER_FIRST as LEGACY_ORDER_FIRST, ORDER_LAST as LEGACY_ORDER_LAST};
 
 /// kustomize's `typeOrders`: orderFirst kinds negative, unknown kinds 0,
 /// orderLast kinds positive.
