@@ -10,6 +10,7 @@ bin=${CARGO_TARGET_DIR:-target}/debug/testbed
 dir=$(mktemp -d /tmp/rudder-testbed-bench.XXXXXX)
 trap '"$bin" down --dir "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"' EXIT
 out="$dir/up.out"
+: >"$out"
 start=$(date +%s.%N)
 "$bin" up --clusters "$n" --dir "$dir" >"$out" 2>"$dir/up.err" &
 while [ "$(wc -l <"$out")" -lt "$n" ]; do

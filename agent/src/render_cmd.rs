@@ -38,7 +38,14 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     let options = rudder_render::RenderOptions {
         vars: parse_vars(&args.vars)?,
     };
-    let rendered = rudder_render::render_dir(&args.dir, &options)?;
+    let rendered = match rudder_render::render_dir(&args.dir, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            // One line, no backtrace: the message already names the file.
+            eprintln!("error: {e}");
+            std::process::exit(1);
+        }
+    };
     for w in &rendered.warnings {
         eprintln!("{w}");
     }

@@ -376,7 +376,10 @@ fn render_conformance() {
         failures.len()
     );
     if !still_known.is_empty() {
-        println!("known failures (render/conformance/known-failures): {}", still_known.join(", "));
+        println!(
+            "known failures (render/conformance/known-failures): {}",
+            still_known.join(", ")
+        );
     }
     println!("{summary}");
     if !failures.is_empty() {

@@ -451,7 +451,11 @@ impl Builder<'_> {
         }
         .map_err(|e| RenderError::transform(&l.file, e.to_string()))?;
         let id = ResId::of(&generated.object).key();
-        let existing = acc.res.iter().position(|r| r.id().key() == id);
+        // kustomize matches the current id or any id the object had before.
+        let existing = acc
+            .res
+            .iter()
+            .position(|r| r.id().key() == id || r.prev_ids.iter().any(|p| p.key() == id));
         match (existing, generated.behavior) {
             (Some(i), _) => {
                 let combined =

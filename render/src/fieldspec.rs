@@ -574,6 +574,8 @@ pub fn field_specs(file: &str, key: &str, v: &Value) -> Result<Vec<FieldSpec>, R
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Step {
     Key(String),
+    /// `x[]`: a list field, never created when missing.
+    ListKey(String),
     /// `[name=value]`: only list elements whose `name` is `value`.
     Filter(String, String),
 }
@@ -604,6 +606,7 @@ fn steps(path: &str) -> Vec<Step> {
             continue;
         }
         match part.find('[') {
+            Some(i) if part.ends_with("[]") => out.push(Step::ListKey(part[..i].to_string())),
             Some(i) if part.ends_with(']') => {
                 out.push(Step::Key(part[..i].to_string()));
                 let inner = &part[i + 1..part.len() - 1];
@@ -647,7 +650,11 @@ fn walk(
             }
             Ok(())
         }
-        (Value::Array(items), Step::Key(_)) => {
+        (Value::Object(map), Step::ListKey(k)) => match map.get_mut(k) {
+            Some(child) if !child.is_null() => walk(child, rest, create, f),
+            _ => Ok(()),
+        },
+        (Value::Array(items), Step::Key(_) | Step::ListKey(_)) => {
             for item in items.iter_mut() {
                 walk(item, steps, create, f)?;
             }
@@ -713,6 +720,13 @@ mod tests {
         assert_eq!(o, json!({"metadata": {}}));
         set_x(&mut o, "spec/selector", true);
         assert_eq!(o, json!({"metadata": {}, "spec": {"selector": "x"}}));
+    }
+
+    #[test]
+    fn missing_list_field_is_never_created() {
+        let mut o = json!({"spec": {}});
+        set_x(&mut o, "spec/volumeClaimTemplates[]/metadata/labels", true);
+        assert_eq!(o, json!({"spec": {}}));
     }
 
     #[test]

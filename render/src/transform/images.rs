@@ -59,12 +59,42 @@ pub fn rewrite(value: &str, rule: &Image) -> Option<String> {
     Some(name)
 }
 
-/// Applies every rule in `images` to the image fields `specs` select.
+/// Rewrites the `image` of every element of any `containers` or
+/// `initContainers` list anywhere in `v` (kustomize finds containers in
+/// any kind, CronJobs and custom resources included).
+fn rewrite_containers(v: &mut Value, rule: &Image) {
+    match v {
+        Value::Object(map) => {
+            for (k, child) in map.iter_mut() {
+                if (k == "containers" || k == "initContainers") && child.is_array() {
+                    for c in child.as_array_mut().into_iter().flatten() {
+                        if let Some(new) = c
+                            .get("image")
+                            .and_then(Value::as_str)
+                            .and_then(|s| rewrite(s, rule))
+                        {
+                            c["image"] = Value::String(new);
+                        }
+                    }
+                }
+                rewrite_containers(child, rule);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| rewrite_containers(i, rule)),
+        _ => {}
+    }
+}
+
+/// Applies every rule in `images` to every container image and to the
+/// other image fields `specs` select.
 pub fn apply(resources: &mut [Res], images: &[Image], specs: &[FieldSpec]) -> Result<(), String> {
     for rule in images {
         for r in resources.iter_mut() {
+            rewrite_containers(&mut r.obj, rule);
             let gvk = r.gvk();
-            for fs in specs.iter().filter(|fs| gvk.is_selected_by(&fs.gvk)) {
+            // Container images were handled above, whatever their path.
+            let others = specs.iter().filter(|fs| !fs.path.contains("ontainers"));
+            for fs in others.filter(|fs| gvk.is_selected_by(&fs.gvk)) {
                 let fs = FieldSpec {
                     create: false,
                     ..fs.clone()

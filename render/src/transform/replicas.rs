@@ -13,6 +13,7 @@ pub fn apply(
     count: i64,
     specs: &[FieldSpec],
 ) -> Result<(), String> {
+    let mut found = false;
     for r in resources.iter_mut() {
         let matches = r.name() == name || r.prev_ids.iter().any(|id| id.name == name);
         if !matches {
@@ -20,11 +21,17 @@ pub fn apply(
         }
         let gvk = r.gvk();
         for fs in specs.iter().filter(|fs| gvk.is_selected_by(&fs.gvk)) {
+            found = true;
             visit(&mut r.obj, fs, &mut |v| {
                 *v = Value::from(count);
                 Ok(())
             })?;
         }
+    }
+    if !found {
+        return Err(format!(
+            "replicas: no Deployment, ReplicaSet, ReplicationController or StatefulSet named `{name}`"
+        ));
     }
     Ok(())
 }
@@ -47,5 +54,18 @@ mod tests {
         apply(&mut rs, "a", 3, &specs).unwrap();
         assert_eq!(rs[0].obj["spec"]["replicas"], 3);
         assert!(rs[1].obj.get("spec").is_none());
+    }
+
+    #[test]
+    fn missing_target_is_an_error() {
+        let specs = TransformerConfig::defaults().replicas;
+        let mut rs = vec![Res::new(
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "a"}}),
+        )];
+        assert!(
+            apply(&mut rs, "absent", 3, &specs)
+                .unwrap_err()
+                .contains("absent")
+        );
     }
 }
