@@ -54,7 +54,7 @@ field() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])"
 
 echo "kubectl: $("$kubectl" version --client 2>/dev/null | tr '\n' ' ')" >&2
 echo "rudder:  $RUDDER ($("$RUDDER" version 2>/dev/null || echo '?'))" >&2
-echo "host:    $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $REPS repetitions" >&2
+echo "host:    $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $reps repetitions" >&2
 echo
 echo "| objects | kubectl kustomize (median) | rudder render (median) | speed-up | kubectl peak RSS | rudder peak RSS | RSS ratio | identical output |"
 echo "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"

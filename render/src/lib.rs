@@ -30,7 +30,10 @@ pub use error::RenderError;
 
 /// Renders the kustomization in directory `path` on disk. The repository
 /// root (the limit for bases) is the enclosing Git work tree (the nearest
-/// ancestor holding `.git`), or `path` itself when there is none.
+/// ancestor holding `.git`). Outside any Git work tree there is no
+/// repository to stay inside, so bases may be anywhere on disk, as with
+/// `kubectl kustomize`; files must still stay inside their kustomization's
+/// directory.
 ///
 /// ```no_run
 /// let out = rudder_render::render_dir(std::path::Path::new("clusters/eu"), &Default::default()).unwrap();
@@ -47,6 +50,7 @@ pub fn render_dir(
     let root = abs
         .ancestors()
         .find(|a| a.join(".git").exists())
+        .or_else(|| abs.ancestors().last())
         .unwrap_or(&abs)
         .to_path_buf();
     let tree = fs::DiskTree::new(&root).map_err(|message| RenderError::Io {
