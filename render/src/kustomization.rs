@@ -78,8 +78,9 @@ pub struct Patch {
     pub options: BTreeMap<String, bool>,
 }
 
-/// A patch target: every field an anchored regular expression.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+/// A patch target (every field an anchored regular expression), also the
+/// object selector of replacements (exact match there).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "camelCase", default)]
 pub struct Selector {
     pub group: String,

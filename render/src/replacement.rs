@@ -57,19 +57,10 @@ pub struct Source {
     pub options: Option<FieldOptions>,
 }
 
-/// Objects chosen by id (exact match of every non-empty field) and by label
-/// and annotation selectors (Kubernetes selector syntax).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase", default)]
-pub struct Selector {
-    pub group: String,
-    pub version: String,
-    pub kind: String,
-    pub name: String,
-    pub namespace: String,
-    pub label_selector: String,
-    pub annotation_selector: String,
-}
+/// Objects chosen by id (here an exact match of every non-empty field,
+/// unlike patch targets' regular expressions) and by label and annotation
+/// selectors: the same fields as a patch target, so the same type.
+pub use crate::kustomization::Selector;
 
 /// Where a replacement writes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -290,15 +281,7 @@ fn ids_of(obj: &Value) -> Vec<Id> {
     ids
 }
 
-fn effective_namespace(kind: &str, ns: &str) -> String {
-    if crate::resid::is_cluster_scoped_kind(kind) {
-        "~X".to_string()
-    } else if ns.is_empty() {
-        "default".to_string()
-    } else {
-        ns.to_string()
-    }
-}
+use crate::resid::effective_namespace;
 
 /// kustomize's `ResId.IsSelectedBy`: every non-empty selector field equals;
 /// namespaces compare after `""` → `default`.

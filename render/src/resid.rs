@@ -161,6 +161,18 @@ pub fn str_at<'a>(obj: &'a Value, path: &[&str]) -> &'a str {
     cur.as_str().unwrap_or("")
 }
 
+/// The namespace kustomize compares ids by: `~X` for cluster-scoped kinds,
+/// `default` for a namespaced object that names none.
+pub(crate) fn effective_namespace(kind: &str, ns: &str) -> String {
+    if is_cluster_scoped_kind(kind) {
+        "~X".to_string()
+    } else if ns.is_empty() {
+        "default".to_string()
+    } else {
+        ns.to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -111,15 +111,7 @@ fn str_at<'a>(obj: &'a Value, path: &[&str]) -> &'a str {
         .unwrap_or("")
 }
 
-fn effective_namespace(kind: &str, ns: &str) -> String {
-    if crate::resid::is_cluster_scoped_kind(kind) {
-        "~X".to_string()
-    } else if ns.is_empty() {
-        "default".to_string()
-    } else {
-        ns.to_string()
-    }
-}
+use crate::resid::effective_namespace;
 
 /// Whether `obj` (by its current id, or an id it had before kustomize
 /// renamed it, from the `internal.config.kubernetes.io/previous*`
