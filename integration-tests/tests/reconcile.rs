@@ -37,6 +37,19 @@ async fn sync_creates_then_changes_nothing_then_prunes_behind_the_guards() {
     let mut options = SyncOptions::new(ApplySetParent::new("web", "rudder-system"));
     options.plan.prune = true;
 
+    // A failed render on a fresh set, without --prune, writes nothing at
+    // all: no parent namespace, no inventory.
+    let fresh = SyncOptions::new(ApplySetParent::new("fresh", "fresh-system"));
+    let failed = sync(&target, Err("kustomization.yaml: bad".into()), &fresh)
+        .await
+        .unwrap();
+    assert!(!failed.inventory_written);
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client());
+    assert!(
+        namespaces.get_opt("fresh-system").await.unwrap().is_none(),
+        "a failed render created the parent namespace"
+    );
+
     let objects = vec![
         namespace(),
         config_map("a", "1"),

@@ -12,7 +12,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use serde_json::Value;
 
-use crate::apply::{self, Applied, ApplyError, ApplyOptions};
+use crate::apply::{self, Applied, ApplyOptions};
 use crate::applyset::{self, ApplySetParent};
 use crate::inventory::{Inventory, InventoryEntry};
 use crate::inventory_store::{self, InventoryStoreError};
@@ -67,8 +67,6 @@ pub struct SyncReport {
     pub prune_refusal: Option<String>,
     /// The inventory now stored, with each member's drift fingerprint.
     pub inventory: Inventory,
-    /// The objects applied, as desired (with the ApplySet label).
-    pub desired: Vec<DesiredObject>,
     /// Was the inventory written?
     pub inventory_written: bool,
 }
@@ -161,22 +159,19 @@ pub async fn sync_observed(
     options: &SyncOptions,
 ) -> Result<SyncReport, SyncError> {
     let previous = stored.inventory;
+    let render_failed = desired.is_err();
     let mut summary = SyncSummary::new();
-    let desired_list = desired
-        .as_ref()
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-        .to_vec();
 
     // Members outside our LIST that may still exist: ask for each one, so a
     // foreign object is never pruned and a deleted one is re-created.
     let unlabelled = unlabelled_members(target, &previous, members).await?;
-    let facts = live::live_facts(&desired_list, &previous, members, &unlabelled);
+    let desired_objects = desired.as_deref().unwrap_or_default();
+    let facts = live::live_facts(desired_objects, &previous, members, &unlabelled);
     let outcome = match desired {
         Ok(objects) => RenderOutcome::Rendered(objects),
         Err(error) => RenderOutcome::Failed { error },
     };
-    let plan = plan::plan(outcome, &previous, &facts, &options.plan)
+    let mut plan = plan::plan(outcome, &previous, &facts, &options.plan)
         .map_err(|e| SyncError::Invalid(e.to_string()))?;
 
     let mut inventory = Inventory::new();
@@ -190,7 +185,7 @@ pub async fn sync_observed(
     }
 
     let mut failed = 0usize;
-    for (stage, items) in plan.apply.clone() {
+    for (stage, items) in std::mem::take(&mut plan.apply) {
         let results = futures::stream::iter(items.into_iter().map(|item| async move {
             let live = members.objects.get(&item.desired.reference.key());
             let result = apply::apply_object(target, &item.desired, live, &options.apply).await;
@@ -199,7 +194,7 @@ pub async fn sync_observed(
         .buffer_unordered(options.concurrency.max(1))
         .collect::<Vec<_>>()
         .await;
-        let mut established_groups = Vec::new();
+        let mut applied_crds = Vec::new();
         for (item, result) in results {
             match result {
                 Ok(applied) => {
@@ -215,7 +210,7 @@ pub async fn sync_observed(
                         }
                     };
                     if item.desired.reference.kind == "CustomResourceDefinition" {
-                        established_groups.push(item.desired.object.clone());
+                        applied_crds.push(item.desired.object.clone());
                     }
                     summary.record(item.desired.reference.clone(), outcome);
                     let mut entry = InventoryEntry::applied(&item.desired);
@@ -231,18 +226,17 @@ pub async fn sync_observed(
                             error: error.to_string(),
                         },
                     );
-                    inventory.record(InventoryEntry::attempted(&item.desired));
-                    if is_transport(&error) {
-                        // Keep what was known before for members we could not reach.
-                        if let Some(old) = previous.get(&item.desired.reference.key()) {
-                            inventory.record(old.clone());
-                        }
-                    }
+                    // A member we could not reach keeps what was known of it.
+                    let entry = match previous.get(&item.desired.reference.key()) {
+                        Some(old) if error.is_transport() => old.clone(),
+                        _ => InventoryEntry::attempted(&item.desired),
+                    };
+                    inventory.record(entry);
                 }
             }
         }
-        if stage == Stage::ClusterDefinitions && !established_groups.is_empty() {
-            wait_for_crds(target, &established_groups, &mut summary, &mut failed).await;
+        if stage == Stage::ClusterDefinitions && !applied_crds.is_empty() {
+            wait_for_crds(target, &applied_crds, &mut summary, &mut failed).await;
         }
     }
 
@@ -286,26 +280,15 @@ pub async fn sync_observed(
     }
 
     // A failed render changes nothing, the inventory included.
-    let inventory_written = if matches!(&desired_list[..], [])
-        && failed == 0
-        && plan.apply.is_empty()
-        && prune_refusal.is_some()
-    {
-        false
-    } else {
-        inventory_store::write(target, &options.parent, stored.parent.as_ref(), &inventory).await?
-    };
+    let inventory_written = !render_failed
+        && inventory_store::write(target, &options.parent, stored.parent.as_ref(), &inventory)
+            .await?;
     Ok(SyncReport {
         summary,
         prune_refusal,
         inventory,
-        desired: desired_list,
         inventory_written,
     })
-}
-
-fn is_transport(error: &ApplyError) -> bool {
-    error.is_transport()
 }
 
 fn keep_all(previous: &Inventory, references: &[ObjectRef], inventory: &mut Inventory) {
