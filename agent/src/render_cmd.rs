@@ -19,7 +19,7 @@ pub struct RenderArgs {
     pub vars: Vec<String>,
 }
 
-fn parse_vars(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+pub fn parse_vars(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for item in list {
         let Some((name, value)) = item.split_once('=') else {

@@ -163,6 +163,30 @@ pub async fn apply_object(
     })
 }
 
+/// What the server would make of `desired`: a server-side apply with
+/// `dryRun=All` (forced, as a real sync is unless the object says
+/// otherwise). Nothing is written. Used by `rudder diff`.
+pub async fn dry_run_object(target: &Target, desired: &DesiredObject) -> Result<Value, ApplyError> {
+    let reference = &desired.reference;
+    let object_name = reference.to_string();
+    let force = object::force_conflicts(&desired.object).map_err(|e| ApplyError::Invalid {
+        object: object_name.clone(),
+        message: e.to_string(),
+    })?;
+    let resolved = target.resolve(reference).await?;
+    let api = target.api_for(&resolved, reference.namespace.as_deref());
+    let mut params = PatchParams::apply(FIELD_MANAGER).dry_run();
+    params.force = force;
+    let response = api
+        .patch(&reference.name, &params, &Patch::Apply(&desired.object))
+        .await
+        .map_err(|e| classify(e, &object_name, target.name()))?;
+    serde_json::to_value(&response).map_err(|e| ApplyError::Invalid {
+        object: object_name,
+        message: e.to_string(),
+    })
+}
+
 /// An object this very request created has one managed-fields entry, ours,
 /// stamped with the object's creation time.
 fn created_by_this_apply(response: &DynamicObject) -> bool {

@@ -33,6 +33,7 @@ pub enum InventoryStoreError {
 }
 
 /// The inventory as stored, and the stored parent (to skip identical writes).
+#[derive(Debug, Clone, Default)]
 pub struct StoredInventory {
     pub inventory: Inventory,
     pub parent: Option<Value>,
@@ -65,17 +66,18 @@ pub async fn read(
     })
 }
 
-/// Writes the inventory when it differs from what was read. Creates the
-/// parent's namespace when absent.
+/// Writes the inventory when it differs from what was read, and returns the
+/// parent as stored now (`None`: nothing written). Creates the parent's
+/// namespace when absent.
 pub async fn write(
     target: &Target,
     parent: &ApplySetParent,
     previous: Option<&Value>,
     inventory: &Inventory,
-) -> Result<bool, InventoryStoreError> {
+) -> Result<Option<Value>, InventoryStoreError> {
     let desired = inventory::encode_parent(parent, env!("CARGO_PKG_VERSION"), inventory);
     if previous.is_some_and(|live| same_content(live, &desired)) {
-        return Ok(false);
+        return Ok(None);
     }
     let write_error = |source| InventoryStoreError::Write {
         cluster: target.name().to_string(),
@@ -103,14 +105,15 @@ pub async fn write(
         }
     }
     let api: Api<Secret> = Api::namespaced(target.client(), &parent.namespace);
-    api.patch(
-        &parent.name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&desired),
-    )
-    .await
-    .map_err(write_error)?;
-    Ok(true)
+    let written = api
+        .patch(
+            &parent.name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&desired),
+        )
+        .await
+        .map_err(write_error)?;
+    Ok(Some(serde_json::to_value(&written).unwrap_or(desired)))
 }
 
 /// The parts rudder writes (labels, annotations, data) are equal.

@@ -5,7 +5,9 @@
 //! Pure modules (values in, values out): `object`, `applyset`, `inventory`,
 //! `stage`, `plan`, `health`, `fingerprint`, `takeover`, `summary`,
 //! `redact`, `diff`. Modules that talk to the cluster: `target`, `live`,
-//! `apply`, `prune`, `inventory_store`, `sync`, `wait`.
+//! `apply`, `prune`, `inventory_store`, `sync` (one sync), `preview` (what a
+//! sync would change), `wait` (until healthy) and `watch` (the drift
+//! watcher).
 #![forbid(unsafe_code)]
 
 pub mod apply;
@@ -18,6 +20,7 @@ pub mod inventory_store;
 pub mod live;
 pub mod object;
 pub mod plan;
+pub mod preview;
 pub mod prune;
 pub mod redact;
 pub mod stage;
@@ -25,3 +28,5 @@ pub mod summary;
 pub mod sync;
 pub mod takeover;
 pub mod target;
+pub mod wait;
+pub mod watch;

@@ -44,31 +44,21 @@ pub async fn list_members(
     let lists = kinds_to_list.iter().map(|reference| {
         let selector = selector.clone();
         async move {
-            let resolved = match target.resolve(reference).await {
-                Ok(resolved) => resolved,
-                // A kind the cluster no longer serves has no live members.
-                Err(TargetError::UnknownKind { .. }) => return Ok(Vec::new()),
-                Err(e) => return Err(e),
+            // A kind the cluster no longer serves has no live members.
+            let Some(resolved) = target.resolve_served(reference).await? else {
+                return Ok(Vec::new());
             };
             let api: Api<kube::api::DynamicObject> =
                 Api::all_with(target.client(), &resolved.resource);
             let list = api
                 .list(&ListParams::default().labels(&selector))
                 .await
-                .map_err(|source| TargetError::Discovery {
-                    cluster: target.name().to_string(),
-                    api_version: reference.api_version(),
-                    source,
-                })?;
-            let mut objects = Vec::with_capacity(list.items.len());
-            for item in list.items {
-                let mut value = serde_json::to_value(item).unwrap_or(Value::Null);
-                // LIST items carry no apiVersion/kind: restore them.
-                value["apiVersion"] = Value::String(reference.api_version());
-                value["kind"] = Value::String(reference.kind.clone());
-                objects.push(value);
-            }
-            Ok(objects)
+                .map_err(|source| target.read_failed(reference, source))?;
+            Ok(list
+                .items
+                .into_iter()
+                .map(|item| typed_value(item, reference))
+                .collect::<Vec<_>>())
         }
     });
     let mut members = LiveMembers::default();
@@ -80,6 +70,32 @@ pub async fn list_members(
         }
     }
     Ok(members)
+}
+
+/// One object by name (a GET), with its apiVersion and kind set; `None` when
+/// it does not exist or its kind is not served.
+pub async fn get_object(
+    target: &Target,
+    reference: &ObjectRef,
+) -> Result<Option<Value>, TargetError> {
+    let Some(resolved) = target.resolve_served(reference).await? else {
+        return Ok(None);
+    };
+    let api = target.api_for(&resolved, reference.namespace.as_deref());
+    let live = api
+        .get_opt(&reference.name)
+        .await
+        .map_err(|source| target.read_failed(reference, source))?;
+    Ok(live.map(|object| typed_value(object, reference)))
+}
+
+/// An object read from the API as a JSON value with the apiVersion and kind
+/// of `reference` (LIST and WATCH items may carry none).
+pub fn typed_value(object: impl serde::Serialize, reference: &ObjectRef) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    value["apiVersion"] = Value::String(reference.api_version());
+    value["kind"] = Value::String(reference.kind.clone());
+    value
 }
 
 /// The plan's view of the live cluster. Members of the inventory that the

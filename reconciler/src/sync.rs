@@ -69,6 +69,22 @@ pub struct SyncReport {
     pub inventory: Inventory,
     /// Was the inventory written?
     pub inventory_written: bool,
+    /// The ApplySet parent as stored after this sync (`None`: none exists),
+    /// so the next sync from a watcher's cache needs no read.
+    pub parent: Option<Value>,
+    /// The resourceVersion of each object this sync applied, as the server
+    /// returned it (the drift watcher ignores events older than these).
+    pub resource_versions: BTreeMap<ObjectKey, String>,
+}
+
+impl SyncReport {
+    /// What is stored now, as a later [`sync_observed`] expects it.
+    pub fn stored(&self) -> inventory_store::StoredInventory {
+        inventory_store::StoredInventory {
+            inventory: self.inventory.clone(),
+            parent: self.parent.clone(),
+        }
+    }
 }
 
 impl SyncReport {
@@ -144,6 +160,16 @@ pub async fn sync(
         Ok(rendered) => Ok(prepare(target, rendered, options).await?),
         Err(error) => Err(error),
     };
+    sync_desired(target, desired, options).await
+}
+
+/// One full sync of objects already [`prepare`]d (the drift watcher keeps
+/// them to heal from).
+pub async fn sync_desired(
+    target: &Target,
+    desired: Result<Vec<DesiredObject>, String>,
+    options: &SyncOptions,
+) -> Result<SyncReport, SyncError> {
     let empty = Vec::new();
     let (stored, members) = observe(target, options, desired.as_ref().unwrap_or(&empty)).await?;
     sync_observed(target, desired, stored, &members, options).await
@@ -185,6 +211,7 @@ pub async fn sync_observed(
     }
 
     let mut failed = 0usize;
+    let mut resource_versions = BTreeMap::new();
     for (stage, items) in std::mem::take(&mut plan.apply) {
         let results = futures::stream::iter(items.into_iter().map(|item| async move {
             let live = members.objects.get(&item.desired.reference.key());
@@ -213,6 +240,13 @@ pub async fn sync_observed(
                         applied_crds.push(item.desired.object.clone());
                     }
                     summary.record(item.desired.reference.clone(), outcome);
+                    if let Some(version) = applied
+                        .live
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                    {
+                        resource_versions.insert(item.desired.reference.key(), version.to_owned());
+                    }
                     let mut entry = InventoryEntry::applied(&item.desired);
                     entry.fingerprint = Some(applied.fingerprint);
                     inventory.record(entry);
@@ -280,14 +314,27 @@ pub async fn sync_observed(
     }
 
     // A failed render changes nothing, the inventory included.
-    let inventory_written = !render_failed
-        && inventory_store::write(target, &options.parent, stored.parent.as_ref(), &inventory)
-            .await?;
+    let written = if render_failed {
+        None
+    } else {
+        inventory_store::write(target, &options.parent, stored.parent.as_ref(), &inventory).await?
+    };
+    let inventory_written = written.is_some();
+    let (inventory, parent) = match written {
+        Some(parent) => (inventory, Some(parent)),
+        // Nothing written: what is stored is still what was read.
+        None => (
+            if render_failed { previous } else { inventory },
+            stored.parent,
+        ),
+    };
     Ok(SyncReport {
         summary,
         prune_refusal,
         inventory,
         inventory_written,
+        parent,
+        resource_versions,
     })
 }
 
@@ -301,7 +348,7 @@ fn keep_all(previous: &Inventory, references: &[ObjectRef], inventory: &mut Inve
 
 /// Inventory members missing from the label-selected LIST: GET each one to
 /// tell a deleted object from one that lost (or never had) our label.
-async fn unlabelled_members(
+pub(crate) async fn unlabelled_members(
     target: &Target,
     previous: &Inventory,
     members: &LiveMembers,
@@ -312,27 +359,8 @@ async fn unlabelled_members(
         if members.objects.contains_key(&key) {
             continue;
         }
-        let resolved = match target.resolve(&entry.reference).await {
-            Ok(resolved) => resolved,
-            Err(TargetError::UnknownKind { .. }) => continue,
-            Err(e) => return Err(e.into()),
-        };
-        let api = target.api_for(&resolved, entry.reference.namespace.as_deref());
-        let live =
-            api.get_opt(&entry.reference.name)
-                .await
-                .map_err(|source| TargetError::Discovery {
-                    cluster: target.name().to_string(),
-                    api_version: entry.reference.api_version(),
-                    source,
-                })?;
-        if let Some(live) = live {
-            let part_of = live
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get(applyset::PART_OF_LABEL).cloned());
-            unlabelled.insert(key, part_of);
+        if let Some(live) = live::get_object(target, &entry.reference).await? {
+            unlabelled.insert(key, applyset::part_of(&live).map(str::to_owned));
         }
     }
     Ok(unlabelled)

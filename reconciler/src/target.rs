@@ -2,11 +2,13 @@
 //! (for error messages), and a discovery cache that maps each
 //! group/version/kind to its REST resource and scope.
 //!
-//! Discovery is fetched per group-version on first use only (one GET each),
-//! and forgotten for a group when a CRD stage changed it.
+//! Kinds built into every apiserver (Deployment, ConfigMap, ...) resolve from
+//! a table made from k8s-openapi's types, without a request. Other kinds
+//! are discovered per group-version on first use only (one GET each), and
+//! forgotten for a group when a CRD stage changed it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use kube::api::{Api, DynamicObject};
 use kube::core::{ApiResource, GroupVersion};
@@ -44,6 +46,53 @@ pub enum TargetError {
 
 type GroupResources = Arc<Vec<(ApiResource, ApiCapabilities)>>;
 
+/// The built-in kinds rudder meets most, with their scope (namespaced?).
+fn builtin_table() -> &'static HashMap<(String, String), Resolved> {
+    use k8s_openapi::api::{
+        admissionregistration::v1 as admission, apps::v1 as apps, autoscaling::v2 as autoscaling,
+        batch::v1 as batch, coordination::v1 as coordination, core::v1 as core,
+        networking::v1 as networking, policy::v1 as policy, rbac::v1 as rbac,
+        scheduling::v1 as scheduling, storage::v1 as storage,
+    };
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
+    macro_rules! table {
+        ($($kind:ty => $namespaced:expr),* $(,)?) => {
+            [$((ApiResource::erase::<$kind>(&()), $namespaced)),*]
+                .into_iter()
+                .map(|(resource, namespaced)| {
+                    ((resource.api_version.clone(), resource.kind.clone()), Resolved { resource, namespaced })
+                })
+                .collect()
+        };
+    }
+    static TABLE: OnceLock<HashMap<(String, String), Resolved>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        table! {
+            core::ConfigMap => true, core::Secret => true, core::Service => true,
+            core::ServiceAccount => true, core::Pod => true, core::PersistentVolumeClaim => true,
+            core::LimitRange => true, core::ResourceQuota => true,
+            apps::Deployment => true, apps::StatefulSet => true, apps::DaemonSet => true,
+            apps::ReplicaSet => true, batch::Job => true, batch::CronJob => true,
+            autoscaling::HorizontalPodAutoscaler => true, networking::Ingress => true,
+            networking::NetworkPolicy => true, policy::PodDisruptionBudget => true,
+            rbac::Role => true, rbac::RoleBinding => true, coordination::Lease => true,
+            core::Namespace => false, core::PersistentVolume => false,
+            rbac::ClusterRole => false, rbac::ClusterRoleBinding => false,
+            apiextensions::CustomResourceDefinition => false, storage::StorageClass => false,
+            networking::IngressClass => false, scheduling::PriorityClass => false,
+            admission::MutatingWebhookConfiguration => false,
+            admission::ValidatingWebhookConfiguration => false,
+        }
+    })
+}
+
+/// A built-in kind, resolved without discovery.
+fn builtin(api_version: &str, kind: &str) -> Option<Resolved> {
+    builtin_table()
+        .get(&(api_version.to_string(), kind.to_string()))
+        .cloned()
+}
+
 /// The cluster under reconciliation.
 #[derive(Clone)]
 pub struct Target {
@@ -73,6 +122,9 @@ impl Target {
     /// Resolves an object's kind to its resource and scope.
     pub async fn resolve(&self, reference: &ObjectRef) -> Result<Resolved, TargetError> {
         let api_version = reference.api_version();
+        if let Some(resolved) = builtin(&api_version, &reference.kind) {
+            return Ok(resolved);
+        }
         let cached = self.cache().get(&api_version).cloned();
         let resources = match cached {
             Some(resources) => resources,
@@ -114,6 +166,28 @@ impl Target {
             })
     }
 
+    /// Like [`Target::resolve`], but a kind the cluster does not serve is
+    /// `None` (it has no live objects) rather than an error.
+    pub async fn resolve_served(
+        &self,
+        reference: &ObjectRef,
+    ) -> Result<Option<Resolved>, TargetError> {
+        match self.resolve(reference).await {
+            Ok(resolved) => Ok(Some(resolved)),
+            Err(TargetError::UnknownKind { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The error for a failed read of `reference`'s kind.
+    pub fn read_failed(&self, reference: &ObjectRef, source: kube::Error) -> TargetError {
+        TargetError::Discovery {
+            cluster: self.name.clone(),
+            api_version: reference.api_version(),
+            source,
+        }
+    }
+
     /// Forgets what discovery said about `group` (a CRD there changed).
     pub fn forget_group(&self, group: &str) {
         self.cache()
@@ -130,5 +204,28 @@ impl Target {
 
     fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<String, GroupResources>> {
         self.discovered.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_kinds_resolve_with_their_plural_and_scope() {
+        let deployment = builtin("apps/v1", "Deployment").unwrap();
+        assert_eq!(deployment.resource.plural, "deployments");
+        assert!(deployment.namespaced);
+        let namespace = builtin("v1", "Namespace").unwrap();
+        assert_eq!(namespace.resource.plural, "namespaces");
+        assert!(!namespace.namespaced);
+        let hpa = builtin("autoscaling/v2", "HorizontalPodAutoscaler").unwrap();
+        assert_eq!(hpa.resource.plural, "horizontalpodautoscalers");
+    }
+
+    #[test]
+    fn other_versions_and_custom_kinds_need_discovery() {
+        assert!(builtin("autoscaling/v1", "HorizontalPodAutoscaler").is_none());
+        assert!(builtin("example.com/v1", "Widget").is_none());
     }
 }

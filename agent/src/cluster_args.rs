@@ -1,0 +1,248 @@
+//! What `rudder sync` and `rudder diff` share: which directory to render
+//! (and with which variables), which cluster to reach (kubeconfig and
+//! context, as `kubectl` finds them), which ApplySet to reconcile, and the
+//! prune guards. Turns them into a rendered object list, a [`Target`] and
+//! [`SyncOptions`].
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use rudder_reconciler::applyset::ApplySetParent;
+use rudder_reconciler::sync::SyncOptions;
+use rudder_reconciler::target::Target;
+use serde_json::Value;
+
+use crate::render_cmd::parse_vars;
+
+/// Arguments naming the source, the cluster and the ApplySet.
+#[derive(clap::Args, Debug)]
+pub struct ClusterArgs {
+    /// Directory holding the kustomization to render.
+    #[arg(long, value_name = "DIR")]
+    pub path: PathBuf,
+    /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the
+    /// in-cluster service account).
+    #[arg(long, value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (default: the current context).
+    #[arg(long, value_name = "NAME")]
+    pub context: Option<String>,
+    /// Name of the ApplySet (its parent Secret); default: derived from DIR
+    /// (its path inside the Git work tree, e.g. `clusters-us-east-1`).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Namespace of the ApplySet parent Secret (created if absent).
+    #[arg(long, value_name = "NS", default_value = "rudder-system")]
+    pub namespace: String,
+    /// A variable for `${NAME}` substitution after rendering (repeatable).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    pub vars: Vec<String>,
+    /// Delete members that left the render.
+    #[arg(long)]
+    pub prune: bool,
+    /// Largest share of the inventory pruned in one sync (0 to 1; 1 allows
+    /// any share).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.5)]
+    pub max_prune_share: f64,
+    /// Prune even when the render produced no object at all.
+    #[arg(long)]
+    pub allow_empty_prune: bool,
+    /// Delete and recreate any object whose change hits an immutable field.
+    #[arg(long)]
+    pub recreate: bool,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+}
+
+impl ClusterArgs {
+    /// Renders DIR; the error is the renderer's own (file and line).
+    pub fn render(&self) -> anyhow::Result<Vec<Value>> {
+        let options = rudder_render::RenderOptions {
+            vars: parse_vars(&self.vars)?,
+        };
+        let rendered = rudder_render::render_dir(&self.path, &options)
+            .with_context(|| format!("rendering {}", self.path.display()))?;
+        for warning in &rendered.warnings {
+            eprintln!("{warning}");
+        }
+        Ok(rendered.objects)
+    }
+
+    /// Connects to the cluster named by the kubeconfig arguments.
+    pub async fn target(&self) -> anyhow::Result<(Target, String)> {
+        let options = KubeConfigOptions {
+            context: self.context.clone(),
+            ..KubeConfigOptions::default()
+        };
+        let (config, name) = match &self.kubeconfig {
+            Some(path) => {
+                let kubeconfig = Kubeconfig::read_from(path)
+                    .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+                let name = self
+                    .context
+                    .clone()
+                    .or_else(|| kubeconfig.current_context.clone());
+                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                    .await
+                    .with_context(|| format!("loading kubeconfig {}", path.display()))?;
+                (config, name)
+            }
+            None if self.context.is_some() => {
+                let config = kube::Config::from_kubeconfig(&options)
+                    .await
+                    .context("loading the kubeconfig")?;
+                (config, self.context.clone())
+            }
+            None => {
+                let config = kube::Config::infer()
+                    .await
+                    .context("finding a cluster (no --kubeconfig given; tried $KUBECONFIG, ~/.kube/config and the in-cluster service account)")?;
+                (config, None)
+            }
+        };
+        let name = name.unwrap_or_else(|| config.cluster_url.to_string());
+        let default_namespace = config.default_namespace.clone();
+        let client = kube::Client::try_from(config)
+            .with_context(|| format!("cluster {name}: building the client"))?;
+        Ok((Target::new(client, name), default_namespace))
+    }
+
+    /// The sync options these arguments ask for.
+    pub fn sync_options(&self, default_namespace: String) -> anyhow::Result<SyncOptions> {
+        if !(0.0..=1.0).contains(&self.max_prune_share) {
+            anyhow::bail!(
+                "--max-prune-share {}: must be between 0 and 1",
+                self.max_prune_share
+            );
+        }
+        let name = match &self.name {
+            Some(name) => name.clone(),
+            None => default_set_name(&self.path)?,
+        };
+        let mut options = SyncOptions::new(ApplySetParent::new(name, self.namespace.clone()));
+        options.plan.prune = self.prune;
+        options.plan.max_prune_share = self.max_prune_share;
+        options.plan.allow_over_share = self.max_prune_share >= 1.0;
+        options.plan.allow_empty_render = self.allow_empty_prune;
+        options.apply.recreate = self.recreate;
+        options.concurrency = self.concurrency.max(1);
+        options.default_namespace = default_namespace;
+        Ok(options)
+    }
+}
+
+/// The ApplySet name for a directory: its path inside the enclosing Git
+/// work tree (or its own name outside one), as a DNS label:
+/// `clusters/us-east-1` → `clusters-us-east-1`.
+pub fn default_set_name(dir: &Path) -> anyhow::Result<String> {
+    let abs = std::fs::canonicalize(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let root = abs.ancestors().find(|a| a.join(".git").exists());
+    let relative = match root {
+        Some(root) if root != abs => abs.strip_prefix(root).unwrap_or(&abs).to_path_buf(),
+        _ => PathBuf::from(abs.file_name().unwrap_or_default()),
+    };
+    Ok(dns_label(&relative.to_string_lossy()))
+}
+
+/// Lower case, `[a-z0-9-]` only, no leading/trailing/double `-`, at most
+/// 63 characters; `root` when nothing is left.
+fn dns_label(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    out.truncate(63);
+    let trimmed = out.trim_end_matches('-');
+    if trimmed.is_empty() {
+        "root".to_string()
+    } else {
+        trimmed.to_string()
+    }
+}
+
+/// Parses `500ms`, `30s`, `5m`, `1h` or a sum like `1m30s`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let mut total = std::time::Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err("empty duration; write e.g. 30s, 5m or 1h".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .ok_or_else(|| format!("`{text}`: a number needs a unit (ms, s, m or h)"))?;
+        if digits == 0 {
+            return Err(format!("`{text}`: expected a number, e.g. 30s, 5m or 1h"));
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("`{text}`: number too large"))?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let unit = std::time::Duration::from_millis(match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            other => {
+                return Err(format!(
+                    "`{text}`: unknown unit `{other}` (use ms, s, m or h)"
+                ));
+            }
+        });
+        total += unit * u32::try_from(number).map_err(|_| format!("`{text}`: number too large"))?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_read_like_kubectl_timeouts() {
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+    }
+
+    #[test]
+    fn durations_without_unit_or_number_are_refused() {
+        assert!(parse_duration("30").unwrap_err().contains("unit"));
+        assert!(parse_duration("s").is_err());
+        assert!(
+            parse_duration("5d")
+                .unwrap_err()
+                .contains("unknown unit `d`")
+        );
+        assert!(parse_duration("").is_err());
+    }
+
+    #[test]
+    fn set_names_are_dns_labels() {
+        assert_eq!(dns_label("clusters/us-east-1"), "clusters-us-east-1");
+        assert_eq!(dns_label("Clusters/EU_West"), "clusters-eu-west");
+        assert_eq!(dns_label("///"), "root");
+        assert_eq!(dns_label(&"a".repeat(80)).len(), 63);
+    }
+
+    #[test]
+    fn default_set_name_is_the_path_inside_the_work_tree() {
+        let repo = tempfile::tempdir().unwrap();
+        std::fs::create_dir(repo.path().join(".git")).unwrap();
+        let dir = repo.path().join("clusters").join("us-east-1");
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(default_set_name(&dir).unwrap(), "clusters-us-east-1");
+    }
+}

@@ -1,0 +1,492 @@
+//! The drift watcher: after a sync, watch only the set's members (one WATCH
+//! per kind, label-selected on the ApplySet id) and re-apply a member the
+//! moment someone else edits or deletes it.
+//!
+//! Drift is judged by fingerprint (see [`crate::fingerprint`]): the live
+//! object's values at the fields rudder sets, compared with what they were
+//! right after rudder's own last apply. So the events our own writes cause,
+//! status updates, and fields other controllers own never trigger work;
+//! an event older than our last write of that object is ignored too.
+//!
+//! The watcher keeps every member as last seen, so a periodic resync
+//! ([`DriftWatcher::resync`]) runs from that cache: with nothing changed it
+//! makes no request at all. Watches that fail (an unreachable apiserver)
+//! retry with kube's default backoff; when they list again, every member is
+//! checked, so drift during the outage is healed on reconnection.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use serde_json::Value;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::apply::{self, FIELD_MANAGER};
+use crate::fingerprint::fingerprint;
+use crate::inventory_store::StoredInventory;
+use crate::live::{self, LiveMembers};
+use crate::object::{DesiredObject, ObjectKey, ObjectRef};
+use crate::sync::{SyncError, SyncOptions, SyncReport, sync_observed};
+use crate::target::Target;
+
+/// How long [`DriftWatcher::start`] waits for the first list of every kind.
+const START_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why a member was re-applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DriftCause {
+    /// Its fields differ from what rudder last applied; `by` is the field
+    /// manager that wrote most recently, when the object says.
+    Edited { by: Option<String> },
+    /// It was deleted (or lost the ApplySet label).
+    Deleted,
+}
+
+impl std::fmt::Display for DriftCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriftCause::Edited { by: Some(by) } => write!(f, "edited by {by}"),
+            DriftCause::Edited { by: None } => f.write_str("edited"),
+            DriftCause::Deleted => f.write_str("deleted"),
+        }
+    }
+}
+
+/// One re-apply of a drifted member.
+#[derive(Debug, Clone)]
+pub struct Correction {
+    pub reference: ObjectRef,
+    pub cause: DriftCause,
+    /// `Err` holds the apply error, for a person.
+    pub result: Result<(), String>,
+    /// From the arrival of the event that showed the drift to the end of
+    /// the re-apply.
+    pub took: Duration,
+}
+
+/// What [`DriftWatcher::next`] reports.
+#[derive(Debug)]
+pub enum WatchReport {
+    Corrected(Correction),
+    /// A watch failed (it retries with backoff by itself).
+    WatchFailed {
+        kind: String,
+        error: String,
+    },
+}
+
+type KindEvent = (usize, Result<Event<DynamicObject>, String>);
+
+/// Watches one ApplySet's members and heals their drift.
+pub struct DriftWatcher {
+    target: Target,
+    options: SyncOptions,
+    desired: Vec<DesiredObject>,
+    desired_index: BTreeMap<ObjectKey, usize>,
+    stored: StoredInventory,
+    /// Members as last seen, by identity.
+    cache: BTreeMap<ObjectKey, Value>,
+    /// One reference per watched kind (its apiVersion and kind count).
+    kinds: Vec<ObjectRef>,
+    /// Kinds listing again after a (re)start, with the members seen so far.
+    relisting: BTreeMap<usize, BTreeSet<ObjectKey>>,
+    pending: VecDeque<(ObjectKey, DriftCause, Instant)>,
+    /// resourceVersion of rudder's last write of each member.
+    our_versions: BTreeMap<ObjectKey, u64>,
+    events: mpsc::UnboundedReceiver<KindEvent>,
+    tasks: Vec<JoinHandle<()>>,
+    corrections: u64,
+}
+
+impl Drop for DriftWatcher {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl DriftWatcher {
+    /// Starts watching the members of the set just synced (`desired` as
+    /// prepared for that sync, `report` its result) and returns once every
+    /// kind has been listed, with any drift found queued for correction.
+    pub async fn start(
+        target: Target,
+        options: SyncOptions,
+        desired: Vec<DesiredObject>,
+        report: &SyncReport,
+    ) -> Result<Self, SyncError> {
+        let mut kinds: Vec<ObjectRef> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for reference in desired
+            .iter()
+            .map(|d| &d.reference)
+            .chain(report.inventory.references())
+        {
+            if seen.insert((&reference.group, &reference.version, &reference.kind)) {
+                kinds.push(reference.clone());
+            }
+        }
+        let (sender, events) = mpsc::unbounded_channel();
+        let selector = options.parent.member_selector();
+        let mut tasks = Vec::new();
+        let mut watched = Vec::new();
+        for reference in kinds {
+            let Some(resolved) = target.resolve_served(&reference).await? else {
+                continue;
+            };
+            let index = watched.len();
+            watched.push(reference);
+            let api: Api<DynamicObject> = Api::all_with(target.client(), &resolved.resource);
+            let config = watcher::Config::default().labels(&selector);
+            let sender = sender.clone();
+            tasks.push(tokio::spawn(async move {
+                let stream = watcher::watcher(api, config).default_backoff();
+                futures::pin_mut!(stream);
+                while let Some(item) = stream.next().await {
+                    if sender
+                        .send((index, item.map_err(|e| e.to_string())))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            }));
+        }
+        let desired_index = desired
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.reference.key(), i))
+            .collect();
+        let mut watcher = DriftWatcher {
+            target,
+            options,
+            desired,
+            desired_index,
+            stored: report.stored(),
+            cache: BTreeMap::new(),
+            relisting: (0..watched.len()).map(|i| (i, BTreeSet::new())).collect(),
+            kinds: watched,
+            pending: VecDeque::new(),
+            our_versions: BTreeMap::new(),
+            events,
+            tasks,
+            corrections: 0,
+        };
+        watcher.remember_versions(report);
+        watcher.await_first_lists().await?;
+        Ok(watcher)
+    }
+
+    async fn await_first_lists(&mut self) -> Result<(), SyncError> {
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        while !self.relisting.is_empty() {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some((kind, Ok(event)))) => self.handle(kind, event),
+                Ok(Some((kind, Err(error)))) => {
+                    tracing::warn!(kind = %self.kinds[kind].group_kind(), %error, "watch failed; retrying")
+                }
+                Ok(None) | Err(_) => {
+                    return Err(SyncError::Invalid(format!(
+                        "cluster {}: the drift watcher could not list the set's members within {} s",
+                        self.target.name(),
+                        START_TIMEOUT.as_secs()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Corrections made so far.
+    pub fn corrections(&self) -> u64 {
+        self.corrections
+    }
+
+    /// The members as last seen.
+    pub fn live_members(&self) -> LiveMembers {
+        LiveMembers {
+            objects: self.cache.clone(),
+        }
+    }
+
+    /// Waits for the next correction (made before returning) or watch
+    /// failure. Cancel-safe: dropping the future loses no event, and a
+    /// correction under way is made again by the next call.
+    pub async fn next(&mut self) -> WatchReport {
+        loop {
+            // Taken off the queue only once done, so a cancelled call leaves
+            // it for the next one.
+            if let Some((key, cause, since)) = self.pending.front().cloned() {
+                let correction = self.correct(key, cause, since).await;
+                self.pending.pop_front();
+                if let Some(correction) = correction {
+                    return WatchReport::Corrected(correction);
+                }
+                continue;
+            }
+            match self.events.recv().await {
+                Some((kind, Ok(event))) => self.handle(kind, event),
+                Some((kind, Err(error))) => {
+                    return WatchReport::WatchFailed {
+                        kind: self.kinds[kind].group_kind(),
+                        error,
+                    };
+                }
+                // Every watch task ended: only possible once dropped.
+                None => std::future::pending::<()>().await,
+            }
+        }
+    }
+
+    /// A full sync of the same desired objects from the watcher's cache:
+    /// no LIST, no inventory read; with nothing changed, no request at all.
+    pub async fn resync(&mut self) -> Result<SyncReport, SyncError> {
+        let members = self.live_members();
+        let report = sync_observed(
+            &self.target,
+            Ok(self.desired.clone()),
+            self.stored.clone(),
+            &members,
+            &self.options,
+        )
+        .await?;
+        self.stored = report.stored();
+        self.remember_versions(&report);
+        Ok(report)
+    }
+
+    fn remember_versions(&mut self, report: &SyncReport) {
+        for (key, version) in &report.resource_versions {
+            if let Ok(version) = version.parse() {
+                self.our_versions.insert(key.clone(), version);
+            }
+        }
+    }
+
+    fn handle(&mut self, kind: usize, event: Event<DynamicObject>) {
+        match event {
+            Event::Init => {
+                self.relisting.insert(kind, BTreeSet::new());
+            }
+            Event::InitApply(object) => {
+                if let Some(key) = self.remember(kind, object)
+                    && let Some(seen) = self.relisting.get_mut(&kind)
+                {
+                    seen.insert(key);
+                }
+            }
+            Event::InitDone => {
+                let seen = self.relisting.remove(&kind).unwrap_or_default();
+                self.relisted(kind, &seen);
+            }
+            Event::Apply(object) => {
+                if let Some(key) = self.remember(kind, object) {
+                    self.check_drift(&key);
+                }
+            }
+            Event::Delete(object) => {
+                if let Some(key) = self.object_key(kind, object).map(|(key, _)| key) {
+                    self.cache.remove(&key);
+                    self.queue(key, DriftCause::Deleted);
+                }
+            }
+        }
+    }
+
+    /// After a (re)list of one kind: members no longer there were deleted
+    /// meanwhile; the others may have drifted meanwhile.
+    fn relisted(&mut self, kind: usize, seen: &BTreeSet<ObjectKey>) {
+        let watched = &self.kinds[kind];
+        let same_kind = |key: &ObjectKey| key.group == watched.group && key.kind == watched.kind;
+        let gone: Vec<ObjectKey> = self
+            .cache
+            .keys()
+            .filter(|k| same_kind(k) && !seen.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            self.cache.remove(&key);
+        }
+        // Desired members of this kind that rudder applied but that are not
+        // there (deleted while the watch was down).
+        let missing: Vec<ObjectKey> = self
+            .desired_index
+            .keys()
+            .filter(|k| same_kind(k) && !seen.contains(*k))
+            .filter(|k| {
+                self.stored
+                    .inventory
+                    .get(k)
+                    .is_some_and(|e| e.fingerprint.is_some())
+            })
+            .cloned()
+            .collect();
+        for key in missing {
+            self.queue(key, DriftCause::Deleted);
+        }
+        for key in seen {
+            self.check_drift(key);
+        }
+    }
+
+    fn object_key(&self, kind: usize, object: DynamicObject) -> Option<(ObjectKey, Value)> {
+        let value = live::typed_value(object, &self.kinds[kind]);
+        let key = ObjectRef::from_object(&value).ok()?.key();
+        Some((key, value))
+    }
+
+    fn remember(&mut self, kind: usize, object: DynamicObject) -> Option<ObjectKey> {
+        let (key, value) = self.object_key(kind, object)?;
+        self.cache.insert(key.clone(), value);
+        Some(key)
+    }
+
+    fn check_drift(&mut self, key: &ObjectKey) {
+        if let Some(cause) = self.drift_of(key) {
+            self.queue(key.clone(), cause);
+        }
+    }
+
+    /// Whether the member `key` as last seen differs from rudder's last
+    /// apply of it.
+    fn drift_of(&self, key: &ObjectKey) -> Option<DriftCause> {
+        let desired = &self.desired[*self.desired_index.get(key)?];
+        let live = self.cache.get(key)?;
+        let recorded = self.stored.inventory.get(key)?.fingerprint.as_ref()?;
+        if let (Some(ours), Some(seen)) = (self.our_versions.get(key), resource_version(live))
+            && seen < *ours
+        {
+            return None; // an event from before our last write
+        }
+        if fingerprint(&desired.object, live) == *recorded {
+            return None;
+        }
+        Some(DriftCause::Edited {
+            by: last_writer(live),
+        })
+    }
+
+    fn queue(&mut self, key: ObjectKey, cause: DriftCause) {
+        if !self.desired_index.contains_key(&key) || self.pending.iter().any(|(k, ..)| *k == key) {
+            return;
+        }
+        self.pending.push_back((key, cause, Instant::now()));
+    }
+
+    async fn correct(
+        &mut self,
+        key: ObjectKey,
+        cause: DriftCause,
+        since: Instant,
+    ) -> Option<Correction> {
+        // Look again: later events may have settled it.
+        let cause = match cause {
+            DriftCause::Deleted if self.cache.contains_key(&key) => self.drift_of(&key)?,
+            DriftCause::Edited { .. } => self.drift_of(&key)?,
+            DriftCause::Deleted => DriftCause::Deleted,
+        };
+        let desired = &self.desired[*self.desired_index.get(&key)?];
+        let live = self.cache.get(&key);
+        let result = apply::apply_object(&self.target, desired, live, &self.options.apply).await;
+        let reference = desired.reference.clone();
+        let result = match result {
+            Ok(applied) => {
+                if let Some(version) = resource_version(&applied.live) {
+                    self.our_versions.insert(key.clone(), version);
+                }
+                if let Some(mut entry) = self.stored.inventory.get(&key).cloned() {
+                    entry.fingerprint = Some(applied.fingerprint);
+                    self.stored.inventory.record(entry);
+                }
+                self.cache
+                    .insert(key, live::typed_value(applied.live, &reference));
+                self.corrections += 1;
+                Ok(())
+            }
+            Err(error) => Err(error.to_string()),
+        };
+        Some(Correction {
+            reference,
+            cause,
+            result,
+            took: since.elapsed(),
+        })
+    }
+}
+
+fn resource_version(object: &Value) -> Option<u64> {
+    object
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)?
+        .parse()
+        .ok()
+}
+
+/// The field manager other than rudder that wrote the object (not its
+/// status) last.
+fn last_writer(live: &Value) -> Option<String> {
+    live.pointer("/metadata/managedFields")?
+        .as_array()?
+        .iter()
+        .filter(|entry| entry.get("manager").and_then(Value::as_str) != Some(FIELD_MANAGER))
+        .filter(|entry| entry.get("subresource").and_then(Value::as_str) != Some("status"))
+        .max_by(|a, b| {
+            let time = |e: &Value| e.get("time").and_then(Value::as_str).map(str::to_owned);
+            time(a).cmp(&time(b))
+        })
+        .and_then(|entry| entry.get("manager").and_then(Value::as_str))
+        .map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn last_writer_is_the_latest_manager_other_than_rudder() {
+        let live = json!({"metadata": {"managedFields": [
+            {"manager": "kubectl-client-side-apply", "time": "2026-01-01T00:00:00Z"},
+            {"manager": "kubectl-edit", "time": "2026-01-02T00:00:00Z"},
+            {"manager": "rudder", "time": "2026-01-03T00:00:00Z"},
+            {"manager": "kube-controller-manager", "subresource": "status", "time": "2026-01-04T00:00:00Z"}
+        ]}});
+        assert_eq!(last_writer(&live).as_deref(), Some("kubectl-edit"));
+    }
+
+    #[test]
+    fn last_writer_is_unknown_without_managed_fields() {
+        assert_eq!(last_writer(&json!({"metadata": {}})), None);
+        let only_ours = json!({"metadata": {"managedFields": [{"manager": "rudder"}]}});
+        assert_eq!(last_writer(&only_ours), None);
+    }
+
+    #[test]
+    fn resource_version_reads_etcd_revisions_only() {
+        assert_eq!(
+            resource_version(&json!({"metadata": {"resourceVersion": "42"}})),
+            Some(42)
+        );
+        assert_eq!(
+            resource_version(&json!({"metadata": {"resourceVersion": "opaque"}})),
+            None
+        );
+    }
+
+    #[test]
+    fn causes_read_as_sentences() {
+        assert_eq!(
+            DriftCause::Edited {
+                by: Some("kubectl-edit".into())
+            }
+            .to_string(),
+            "edited by kubectl-edit"
+        );
+        assert_eq!(DriftCause::Deleted.to_string(), "deleted");
+    }
+}
