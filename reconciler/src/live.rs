@@ -89,12 +89,15 @@ pub async fn get_object(
     Ok(live.map(|object| typed_value(object, reference)))
 }
 
-/// An object read from the API as a JSON value with the apiVersion and kind
-/// of `reference` (LIST and WATCH items may carry none).
+/// An object read from the API as the JSON value rudder keeps: with the
+/// apiVersion and kind of `reference` (LIST and WATCH items may carry none),
+/// and managed fields slimmed to what takeover needs
+/// ([`crate::takeover::slim_managed_fields`]).
 pub fn typed_value(object: impl serde::Serialize, reference: &ObjectRef) -> Value {
     let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
     value["apiVersion"] = Value::String(reference.api_version());
     value["kind"] = Value::String(reference.kind.clone());
+    crate::takeover::slim_managed_fields(&mut value);
     value
 }
 

@@ -215,7 +215,20 @@ pub async fn sync_observed(
     for (stage, items) in std::mem::take(&mut plan.apply) {
         let results = futures::stream::iter(items.into_iter().map(|item| async move {
             let live = members.objects.get(&item.desired.reference.key());
-            let result = apply::apply_object(target, &item.desired, live, &options.apply).await;
+            let result = apply::apply_object(target, &item.desired, live, &options.apply)
+                .await
+                .map(|mut applied| {
+                    // Only the resourceVersion of the response is needed
+                    // from here on: a thousand live objects held until the
+                    // stage ends would dominate the sync's memory.
+                    let version = applied
+                        .live
+                        .pointer("/metadata/resourceVersion")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned);
+                    applied.live = Value::Null;
+                    (applied, version)
+                });
             (item, result)
         }))
         .buffer_unordered(options.concurrency.max(1))
@@ -224,7 +237,7 @@ pub async fn sync_observed(
         let mut applied_crds = Vec::new();
         for (item, result) in results {
             match result {
-                Ok(applied) => {
+                Ok((applied, version)) => {
                     let outcome = match applied.applied {
                         Applied::Created => Outcome::Created,
                         Applied::Configured => Outcome::Configured,
@@ -240,12 +253,8 @@ pub async fn sync_observed(
                         applied_crds.push(item.desired.object.clone());
                     }
                     summary.record(item.desired.reference.clone(), outcome);
-                    if let Some(version) = applied
-                        .live
-                        .pointer("/metadata/resourceVersion")
-                        .and_then(Value::as_str)
-                    {
-                        resource_versions.insert(item.desired.reference.key(), version.to_owned());
+                    if let Some(version) = version {
+                        resource_versions.insert(item.desired.reference.key(), version);
                     }
                     let mut entry = InventoryEntry::applied(&item.desired);
                     entry.fingerprint = Some(applied.fingerprint);

@@ -14,20 +14,46 @@ pub fn is_manual_manager(manager: &str) -> bool {
     manager.starts_with("kubectl") || manager == "before-first-apply"
 }
 
+/// An `Update` of the object itself by a manual manager.
+fn is_manual(entry: &Value) -> bool {
+    entry.get("operation").and_then(Value::as_str) == Some("Update")
+        && entry
+            .get("subresource")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        && entry
+            .get("manager")
+            .and_then(Value::as_str)
+            .is_some_and(is_manual_manager)
+}
+
+/// Drops the field sets (`fieldsV1`, the bulk of a live object) from
+/// `metadata.managedFields` when no manual manager owns anything, so a live
+/// object kept in memory costs a fraction; takeover needs them only when a
+/// manual manager is there, and who wrote last (manager, operation, time)
+/// stays.
+pub fn slim_managed_fields(live: &mut Value) {
+    let Some(entries) = live
+        .pointer_mut("/metadata/managedFields")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    if entries.iter().any(is_manual) {
+        return;
+    }
+    for entry in entries {
+        if let Some(entry) = entry.as_object_mut() {
+            entry.remove("fieldsV1");
+        }
+    }
+}
+
 /// The `metadata.managedFields` rudder should write before applying, or
 /// `None` when no manual manager owns anything.
 pub fn takeover_managed_fields(live: &Value, field_manager: &str) -> Option<Vec<Value>> {
     let entries = live.pointer("/metadata/managedFields")?.as_array()?;
-    let is_manual = |e: &Value| {
-        e.get("operation").and_then(Value::as_str) == Some("Update")
-            && e.get("subresource")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .is_empty()
-            && e.get("manager")
-                .and_then(Value::as_str)
-                .is_some_and(is_manual_manager)
-    };
     if !entries.iter().any(is_manual) {
         return None;
     }
@@ -126,5 +152,33 @@ mod tests {
         e["subresource"] = json!("status");
         let live = json!({"metadata": {"managedFields": [e]}});
         assert_eq!(takeover_managed_fields(&live, "rudder"), None);
+    }
+
+    #[test]
+    fn slimming_keeps_field_sets_only_when_a_manual_manager_is_there() {
+        let controller_only = json!({"metadata": {"managedFields": [
+            {"manager": "rudder", "operation": "Apply", "fieldsV1": {"f:data": {}}},
+            {"manager": "kube-controller-manager", "operation": "Update", "subresource": "status", "fieldsV1": {"f:status": {}}}
+        ]}});
+        let mut slim = controller_only.clone();
+        slim_managed_fields(&mut slim);
+        assert_eq!(
+            slim["metadata"]["managedFields"][0],
+            json!({"manager": "rudder", "operation": "Apply"})
+        );
+        assert!(
+            slim["metadata"]["managedFields"][1]
+                .get("fieldsV1")
+                .is_none()
+        );
+
+        let edited = json!({"metadata": {"managedFields": [
+            {"manager": "rudder", "operation": "Apply", "fieldsV1": {"f:data": {}}},
+            {"manager": "kubectl-edit", "operation": "Update", "fieldsV1": {"f:data": {"f:k": {}}}}
+        ]}});
+        let mut kept = edited.clone();
+        slim_managed_fields(&mut kept);
+        assert_eq!(kept, edited);
+        assert!(takeover_managed_fields(&kept, "rudder").is_some());
     }
 }

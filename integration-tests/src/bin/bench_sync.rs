@@ -47,6 +47,9 @@ struct Args {
     /// Deletions and edits each, healed by `rudder sync --watch`.
     #[arg(long, default_value_t = 100)]
     tries: usize,
+    /// Measure rudder only (no kubectl, no raw apply): for quick iterations.
+    #[arg(long)]
+    rudder_only: bool,
     /// Working directory (default: a temporary one).
     #[arg(long)]
     dir: Option<PathBuf>,
@@ -222,6 +225,58 @@ struct Row {
     peak_rss_mib: Option<f64>,
 }
 
+/// Measures runs side by side: wall time, the tool's requests (audit log)
+/// and APPLY requests (apiserver_request_total).
+struct Meter<'a> {
+    audit: &'a Audit,
+    admin: &'a kube::Client,
+    root: &'a Path,
+    work: &'a Path,
+}
+
+/// Where the counters stood when a run started.
+struct Mark {
+    offset: u64,
+    applies: u64,
+}
+
+impl Meter<'_> {
+    async fn mark(&self) -> Result<Mark> {
+        Ok(Mark {
+            offset: self.audit.offset()?,
+            applies: apply_requests(self.admin).await?,
+        })
+    }
+
+    async fn row(
+        &self,
+        what: &str,
+        seconds: f64,
+        mark: Mark,
+        peak_rss_mib: Option<f64>,
+    ) -> Result<Row> {
+        Ok(Row {
+            what: what.into(),
+            seconds,
+            requests: self.audit.since(mark.offset)?,
+            applies: apply_requests(self.admin).await? - mark.applies,
+            peak_rss_mib,
+        })
+    }
+
+    /// One whole-process run of `command`, which must succeed.
+    async fn process(&self, what: &str, command: &[String]) -> Result<Row> {
+        let mark = self.mark().await?;
+        let run = run_measured(self.root, self.work, command)?;
+        if run.exit != 0 {
+            bail!("{what} failed (exit {}): {}", run.exit, run.stdout);
+        }
+        eprintln!("{what}: {:.2} s", run.seconds);
+        self.row(what, run.seconds, mark, Some(run.peak_rss_mib))
+            .await
+    }
+}
+
 fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
 }
@@ -313,52 +368,48 @@ async fn main() -> Result<()> {
 
     let mut rows = Vec::new();
 
+    let meter = Meter {
+        audit: &audit,
+        admin: &admin,
+        root: &root,
+        work: &work,
+    };
+
     // kubectl apply --server-side, twice.
+    let kubectl_apply = [
+        args.kubectl.clone(),
+        "--kubeconfig".into(),
+        kubeconfig.display().to_string(),
+        "apply".into(),
+        "--server-side".into(),
+        "-f".into(),
+        kubectl_file.display().to_string(),
+    ];
     for label in [
         "kubectl apply --server-side (first)",
         "kubectl apply --server-side (again, no change)",
     ] {
-        let offset = audit.offset()?;
-        let applies = apply_requests(&admin).await?;
-        let run = run_measured(
-            &root,
-            &work,
-            &[
-                args.kubectl.clone(),
-                "--kubeconfig".into(),
-                kubeconfig.display().to_string(),
-                "apply".into(),
-                "--server-side".into(),
-                "-f".into(),
-                kubectl_file.display().to_string(),
-            ],
-        )?;
-        if run.exit != 0 {
-            bail!("kubectl apply failed (exit {})", run.exit);
+        if !args.rudder_only {
+            rows.push(meter.process(label, &kubectl_apply).await?);
         }
-        rows.push(Row {
-            what: label.into(),
-            seconds: run.seconds,
-            requests: audit.since(offset)?,
-            applies: apply_requests(&admin).await? - applies,
-            peak_rss_mib: Some(run.peak_rss_mib),
-        });
     }
 
     // Raw parallel server-side apply.
-    {
-        let offset = audit.offset()?;
-        let applies = apply_requests(&admin).await?;
+    if !args.rudder_only {
+        let mark = meter.mark().await?;
         let started = Instant::now();
         raw_parallel_apply(&rudder_client, &objects("bench-raw", args.apps)).await?;
         let seconds = started.elapsed().as_secs_f64();
-        rows.push(Row {
-            what: "raw parallel apply, 16 in flight (in-process)".into(),
-            seconds,
-            requests: audit.since(offset)?,
-            applies: apply_requests(&admin).await? - applies,
-            peak_rss_mib: None,
-        });
+        rows.push(
+            meter
+                .row(
+                    "raw parallel apply, 16 in flight (in-process)",
+                    seconds,
+                    mark,
+                    None,
+                )
+                .await?,
+        );
     }
 
     // rudder sync, twice.
@@ -377,20 +428,7 @@ async fn main() -> Result<()> {
         command
     };
     for label in ["rudder sync (first)", "rudder sync (again, no change)"] {
-        let offset = audit.offset()?;
-        let applies = apply_requests(&admin).await?;
-        let run = run_measured(&root, &work, &sync_command(&[]))?;
-        if run.exit != 0 {
-            bail!("rudder sync failed (exit {}): {}", run.exit, run.stdout);
-        }
-        eprintln!("{label}: {}", run.stdout.lines().next().unwrap_or_default());
-        rows.push(Row {
-            what: label.into(),
-            seconds: run.seconds,
-            requests: audit.since(offset)?,
-            applies: apply_requests(&admin).await? - applies,
-            peak_rss_mib: Some(run.peak_rss_mib),
-        });
+        rows.push(meter.process(label, &sync_command(&[])).await?);
     }
 
     // rudder sync --watch: a quiet resync window, then heals.
@@ -523,19 +561,18 @@ async fn main() -> Result<()> {
             .find(|r| r.what.starts_with(prefix))
             .map(|r| r.seconds)
     };
-    let (Some(kubectl_first), Some(raw), Some(rudder_first)) = (
+    println!();
+    if let (Some(kubectl_first), Some(raw), Some(rudder_first)) = (
         find("kubectl apply --server-side (first)"),
         find("raw parallel"),
         find("rudder sync (first)"),
-    ) else {
-        bail!("a run is missing");
-    };
-    println!();
-    println!(
-        "first sync: rudder is {:.1}x faster than kubectl apply --server-side, and takes {:.2}x the time of raw parallel apply",
-        kubectl_first / rudder_first,
-        rudder_first / raw
-    );
+    ) {
+        println!(
+            "first sync: rudder is {:.1}x faster than kubectl apply --server-side, and takes {:.2}x the time of raw parallel apply",
+            kubectl_first / rudder_first,
+            rudder_first / raw
+        );
+    }
     if let Some(again) = find("kubectl apply --server-side (again") {
         let rudder_again = find("rudder sync (again").unwrap_or(f64::NAN);
         println!(
