@@ -54,6 +54,10 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(text.as_bytes())?;
     stdout.flush()?;
+    // The process ends here: freeing thousands of objects one by one would
+    // cost a few percent of a big render for nothing.
+    std::mem::forget(rendered);
+    std::mem::forget(text);
     Ok(())
 }
 

@@ -601,6 +601,19 @@ async fn sync_creates_then_changes_nothing_then_prunes_behind_the_guards() {
     assert!(!failed.succeeded());
     assert!(cms.get_opt("c").await.unwrap().is_some());
 
+    // A change in Git: that object alone is written.
+    let mut updated = objects.clone();
+    updated[1] = config_map("apps", "a", "changed");
+    let update = sync::sync(&target, Ok(updated), &options).await.unwrap();
+    assert_eq!(
+        count(&update, &Outcome::Configured),
+        1,
+        "{}",
+        update.summary
+    );
+    assert_eq!(count(&update, &Outcome::Unchanged), 3, "{}", update.summary);
+    assert_eq!(cms.get("a").await.unwrap().data.unwrap()["k"], "changed");
+
     // One object left Git (25% of the set): pruned.
     let fewer = vec![
         namespace("apps"),

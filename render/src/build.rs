@@ -23,10 +23,11 @@ use crate::fieldspec::{FieldSpec, TransformerConfig, field_specs};
 use crate::fs::{EntryKind, FileTree, is_within, join};
 use crate::generator::{self, Behavior, GeneratorArgs, GeneratorOptions};
 use crate::kustomization::{FILE_NAMES, Image, KustKind, Kustomization, Patch, Selector};
+use crate::patch::strategic::MergeKeys;
 use crate::resid::{ResId, str_at};
 use crate::transform::select::Target;
 use crate::transform::{self, Res};
-use crate::yaml::parse::parse_documents;
+use crate::yaml::parse::{parse_documents, parse_objects};
 
 /// What a render needs besides the tree.
 #[derive(Debug, Clone, Default)]
@@ -95,6 +96,9 @@ struct Builder<'a> {
     tree: &'a dyn FileTree,
     warnings: Vec<String>,
     building: Vec<String>,
+    /// Merge keys from the first `openapi` schema met (the top's, else the
+    /// first base's or component's); kustomize keeps one schema per build.
+    schema: Option<MergeKeys>,
 }
 
 fn err_io(path: &str, e: impl std::fmt::Display) -> RenderError {
@@ -132,8 +136,10 @@ pub fn render(
         tree,
         warnings: Vec::new(),
         building: Vec::new(),
+        schema: None,
     };
     let top = b.load_kustomization(&dir, &dir)?;
+    b.read_schema(&top)?;
     let mut acc = Acc::new();
     b.accumulate(&top, &mut acc)?;
     finish(&top, acc, options, b.warnings)
@@ -172,7 +178,7 @@ fn finish(
 fn apply_vars(acc: &mut Acc, file: &str) -> Result<(), RenderError> {
     let mut vars: Vec<crate::vars::Var> = Vec::new();
     for v in &acc.vars {
-        let var: crate::vars::Var = serde_json::from_value(v.clone())
+        let var = crate::vars::Var::from_value(v)
             .map_err(|e| RenderError::kust(file, format!("invalid var: {e}")))?;
         vars.push(var);
     }
@@ -302,16 +308,14 @@ impl Builder<'_> {
         }
         for path in &l.k.crds {
             let (p, text) = self.read_local(l, path)?;
-            parse_documents(&p, &text)?;
-        }
-        if let Some(path) = l.k.openapi.get("path") {
-            let (p, text) = self.read_local(l, path)?;
-            parse_documents(&p, &text)?;
+            let doc = crate::yaml::parse::parse_one(&p, &text)?;
+            acc.config.merge(crate::openapi::config_from_crds(&doc));
         }
         self.run_generators(l, acc)?;
         for entry in &l.k.components {
             let dir = self.resolve_dir(l, entry, "components")?;
             let c = self.load_kustomization(&dir, &dir)?;
+            self.read_schema(&c)?;
             if c.k.kust_kind(&c.file)? != KustKind::Component {
                 return Err(RenderError::kust(
                     &c.file,
@@ -325,6 +329,19 @@ impl Builder<'_> {
         }
         self.run_transformers(l, acc)?;
         acc.vars.extend(l.k.vars.iter().cloned());
+        Ok(())
+    }
+
+    /// Reads `l`'s `openapi` schema unless one is already in use.
+    fn read_schema(&mut self, l: &Loaded) -> Result<(), RenderError> {
+        if self.schema.is_some() {
+            return Ok(());
+        }
+        if let Some(path) = l.k.openapi.get("path") {
+            let (p, text) = self.read_local(l, path)?;
+            let doc = crate::yaml::parse::parse_one(&p, &text)?;
+            self.schema = Some(crate::openapi::merge_keys_from_schema(&doc));
+        }
         Ok(())
     }
 
@@ -364,6 +381,7 @@ impl Builder<'_> {
             }
             EntryKind::Dir => {
                 let sub = self.load_kustomization(&real, &real)?;
+                self.read_schema(&sub)?;
                 if sub.k.kust_kind(&sub.file)? == KustKind::Component {
                     return Err(RenderError::kust(
                         &sub.file,
@@ -537,7 +555,7 @@ impl Builder<'_> {
             } else {
                 self.read_local(l, entry)?
             };
-            for p in parse_documents(&src, &text)? {
+            for p in parse_objects(&src, &text)? {
                 self.apply_patch_value(acc, &src, &p, None, &BTreeMap::new())?;
             }
         }
@@ -660,7 +678,13 @@ impl Builder<'_> {
                 "a patchesJson6902 entry needs a `target`",
             ));
         }
-        let docs = parse_documents(&src, &text)?;
+        // Strategic merge patches are read as resources are; JSON 6902
+        // operations as plain configuration (kustomize converts them with
+        // go-yaml v2, which keeps timestamps as text).
+        let mut docs = parse_objects(&src, &text)?;
+        if docs.iter().any(Value::is_array) {
+            docs = parse_documents(&src, &text)?;
+        }
         for doc in docs {
             self.apply_patch_value(acc, &src, &doc, p.target.as_ref(), &p.options)?;
         }
@@ -706,6 +730,7 @@ impl Builder<'_> {
                 ResId::of(patch)
             )));
         }
+        let no_keys = MergeKeys::default();
         let mut deleted = Vec::new();
         for i in hits {
             let r = &mut acc.res[i];
@@ -718,20 +743,28 @@ impl Builder<'_> {
             } else {
                 let mut p = patch.clone();
                 if target.is_some() && p.is_object() {
-                    // A targeted patch applies to each target whatever id it names.
+                    // A targeted patch applies to each target whatever
+                    // group, version and namespace it names; its name and
+                    // kind still merge in, and are put back below unless
+                    // the patch's options allow the change.
                     let meta = transform::metadata_mut(&mut p);
-                    meta.insert("name".into(), Value::String(before.name.clone()));
+                    if !meta.contains_key("name") {
+                        meta.insert("name".into(), Value::String(before.name.clone()));
+                    }
                     if before.namespace.is_empty() {
                         meta.remove("namespace");
                     } else {
                         meta.insert("namespace".into(), Value::String(before.namespace.clone()));
                     }
                     if let Some(m) = p.as_object_mut() {
-                        m.insert("kind".into(), Value::String(before.gvk.kind.clone()));
+                        if !m.get("kind").is_some_and(Value::is_string) {
+                            m.insert("kind".into(), Value::String(before.gvk.kind.clone()));
+                        }
                         m.insert("apiVersion".into(), Value::String(before.gvk.api_version()));
                     }
                 }
-                crate::patch::strategic::merge(&r.obj, &p)
+                let keys = self.schema.as_ref().unwrap_or(&no_keys);
+                crate::patch::strategic::merge_with(&r.obj, &p, keys)
                     .map_err(|e| terr(format!("{e} (patching {before})")))?
             };
             match new {
@@ -745,7 +778,9 @@ impl Builder<'_> {
                     if after.gvk.kind != before.gvk.kind && !allow_kind {
                         obj["kind"] = Value::String(before.gvk.kind.clone());
                     }
-                    if ResId::of(&obj) != before {
+                    // kustomize records the id whenever a change is
+                    // allowed, even when the patch kept it.
+                    if allow_name || allow_kind || ResId::of(&obj) != before {
                         r.store_previous_id();
                     }
                     r.obj = obj;
@@ -856,7 +891,7 @@ impl Builder<'_> {
                     texts.push((src.to_string(), inline));
                 }
                 for (p, text) in texts {
-                    for doc in parse_documents(&p, &text)? {
+                    for doc in parse_objects(&p, &text)? {
                         self.apply_patch_value(acc, &p, &doc, None, &BTreeMap::new())?;
                     }
                 }
@@ -896,7 +931,8 @@ fn run_replacements(acc: &mut Acc, list: &[crate::replacement::Replacement]) -> 
         .iter_mut()
         .map(|r| std::mem::take(&mut r.obj))
         .collect();
-    let result = crate::replacement::apply(&mut objects, list);
+    let previous: Vec<Vec<ResId>> = acc.res.iter().map(|r| r.prev_ids.clone()).collect();
+    let result = crate::replacement::apply(&mut objects, &previous, list);
     for (r, o) in acc.res.iter_mut().zip(objects) {
         r.obj = o;
     }
@@ -934,7 +970,7 @@ fn acc_dummy(id: &ResId) -> Value {
 /// Parses a resource file into objects, flattening `*List` kinds.
 fn load_objects(path: &str, text: &str) -> Result<Vec<Value>, RenderError> {
     let mut out = Vec::new();
-    for doc in parse_documents(path, text)? {
+    for doc in parse_objects(path, text)? {
         flatten(path, doc, &mut out)?;
     }
     Ok(out)

@@ -4,13 +4,17 @@
 //! files and `crds:` extend them. Also the walker that visits the fields a
 //! spec names inside one object, descending through lists on the way.
 
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value};
 
 use crate::error::RenderError;
 use crate::resid::Gvk;
 
 /// One field path, limited to objects of a group/version/kind.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct FieldSpec {
     pub gvk: Gvk,
     pub path: String,
@@ -383,6 +387,14 @@ PersistentVolume:: spec/nfs/server
 impl TransformerConfig {
     /// kustomize's built-in configuration.
     pub fn defaults() -> TransformerConfig {
+        // Built once per process: every kustomization of a render starts
+        // from it.
+        static DEFAULTS: LazyLock<TransformerConfig> =
+            LazyLock::new(TransformerConfig::build_defaults);
+        DEFAULTS.clone()
+    }
+
+    fn build_defaults() -> TransformerConfig {
         let mut common_labels = selector_label_specs();
         common_labels.extend(metadata_label_specs());
         common_labels.extend(volume_claim_label_specs());
@@ -466,12 +478,24 @@ impl TransformerConfig {
 
     /// Adds every spec of `other` not already present.
     pub fn merge(&mut self, other: TransformerConfig) {
+        // Every kustomization starts from the defaults, so each base merges
+        // hundreds of specs the parent already has: look them up by hash,
+        // not by scanning (which made small renders spend most of their
+        // time comparing strings).
         fn add(into: &mut Vec<FieldSpec>, from: Vec<FieldSpec>) {
+            if from.is_empty() || from == *into {
+                return;
+            }
+            let mut seen: HashSet<FieldSpec> = into.iter().cloned().collect();
             for fs in from {
-                if !into.contains(&fs) {
+                if !seen.contains(&fs) {
+                    seen.insert(fs.clone());
                     into.push(fs);
                 }
             }
+        }
+        if other == *self {
+            return;
         }
         add(&mut self.name_prefix, other.name_prefix);
         add(&mut self.name_suffix, other.name_suffix);
@@ -570,51 +594,62 @@ pub fn field_specs(file: &str, key: &str, v: &Value) -> Result<Vec<FieldSpec>, R
         .collect()
 }
 
-/// One step of a field path.
+/// One step of a field path, borrowing from the path text: `visit` runs
+/// once per object and spec, so the parsed path must not allocate strings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
-    Key(String),
+enum Step<'a> {
+    Key(Cow<'a, str>),
     /// `x[]`: a list field, never created when missing.
-    ListKey(String),
+    ListKey(&'a str),
     /// `[name=value]`: only list elements whose `name` is `value`.
-    Filter(String, String),
+    Filter(&'a str, &'a str),
 }
 
 /// Splits a path on `/` (a `\/` is a literal slash) into steps; `x[]` is
 /// `x` (lists are descended anyway) and `[k=v]` filters list elements.
-fn steps(path: &str) -> Vec<Step> {
-    let mut parts = Vec::new();
-    let mut cur = String::new();
-    let mut chars = path.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&'/') => {
-                cur.push('/');
-                chars.next();
+fn steps(path: &str) -> Vec<Step<'_>> {
+    let mut parts: Vec<Cow<'_, str>> = Vec::new();
+    if path.contains('\\') {
+        let mut cur = String::new();
+        let mut chars = path.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' if chars.peek() == Some(&'/') => {
+                    cur.push('/');
+                    chars.next();
+                }
+                '/' => parts.push(Cow::Owned(std::mem::take(&mut cur))),
+                c => cur.push(c),
             }
-            '/' => parts.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
         }
+        parts.push(Cow::Owned(cur));
+    } else {
+        parts.extend(path.split('/').map(Cow::Borrowed));
     }
-    parts.push(cur);
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(parts.len());
     for part in parts.into_iter().filter(|p| !p.is_empty()) {
+        let Cow::Borrowed(part) = part else {
+            // Only escaped slashes make owned parts; they hold no brackets
+            // worth reading.
+            out.push(Step::Key(part));
+            continue;
+        };
         if let Some(inner) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
             if let Some((k, v)) = inner.split_once('=') {
-                out.push(Step::Filter(k.to_string(), v.to_string()));
+                out.push(Step::Filter(k, v));
             }
             continue;
         }
         match part.find('[') {
-            Some(i) if part.ends_with("[]") => out.push(Step::ListKey(part[..i].to_string())),
+            Some(i) if part.ends_with("[]") => out.push(Step::ListKey(&part[..i])),
             Some(i) if part.ends_with(']') => {
-                out.push(Step::Key(part[..i].to_string()));
+                out.push(Step::Key(Cow::Borrowed(&part[..i])));
                 let inner = &part[i + 1..part.len() - 1];
                 if let Some((k, v)) = inner.split_once('=') {
-                    out.push(Step::Filter(k.to_string(), v.to_string()));
+                    out.push(Step::Filter(k, v));
                 }
             }
-            _ => out.push(Step::Key(part)),
+            _ => out.push(Step::Key(Cow::Borrowed(part))),
         }
     }
     out
@@ -644,13 +679,13 @@ fn walk(
     match (cur, step) {
         (Value::Array(items), Step::Filter(k, v)) => {
             for item in items.iter_mut() {
-                if item.get(k).and_then(Value::as_str) == Some(v.as_str()) {
+                if item.get(*k).and_then(Value::as_str) == Some(*v) {
                     walk(item, rest, create, f)?;
                 }
             }
             Ok(())
         }
-        (Value::Object(map), Step::ListKey(k)) => match map.get_mut(k) {
+        (Value::Object(map), Step::ListKey(k)) => match map.get_mut(*k) {
             Some(child) if !child.is_null() => walk(child, rest, create, f),
             _ => Ok(()),
         },
@@ -661,6 +696,7 @@ fn walk(
             Ok(())
         }
         (Value::Object(map), Step::Key(k)) => {
+            let k: &str = k;
             let missing = map.get(k).is_none_or(Value::is_null);
             if missing {
                 if !create {
@@ -671,7 +707,7 @@ fn walk(
                 } else {
                     Value::Object(Map::new())
                 };
-                map.insert(k.clone(), fresh);
+                map.insert(k.to_string(), fresh);
             }
             let child = map.get_mut(k).expect("present or just inserted");
             walk(child, rest, create, f)?;

@@ -152,6 +152,17 @@ pub enum GeneratorError {
         path: String,
         line: usize,
     },
+    // kubectl would read the value of such a line from its own environment;
+    // a render must not depend on the agent's environment.
+    #[error(
+        "{kind} `{name}`: env file `{path}` line {line} has no `=`; write KEY=VALUE (the value may be empty: KEY=)"
+    )]
+    EnvLineWithoutEquals {
+        kind: &'static str,
+        name: String,
+        path: String,
+        line: usize,
+    },
     #[error(
         "{kind} `{name}` illegally repeats the key `{key}`; each key may come from only one literal, file or env line"
     )]
@@ -231,14 +242,20 @@ fn parse_file_source(source: &str) -> Result<(String, String), String> {
     }
 }
 
+/// Why an env-file line was refused (1-based line numbers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EnvLineError {
+    NotUtf8(usize),
+    NoEquals(usize),
+}
+
 /// Parses env-file content into pairs. Lines are split on `\n` with one
 /// trailing `\r` dropped; a UTF-8 BOM is dropped from the first line;
 /// leading whitespace is dropped; empty lines and `#` comments are skipped;
 /// `KEY=VALUE` splits on the first `=` and keeps the value verbatim (no quote
-/// removal, no trimming); a line without `=` is a key with an empty value;
-/// a line with an empty key (`=x`) is skipped. Only invalid UTF-8 is an
-/// error (`Err(line number)`, 1-based).
-fn parse_env(content: &[u8]) -> Result<Vec<(String, String)>, usize> {
+/// removal, no trimming); a line with an empty key (`=x`) is skipped.
+/// Invalid UTF-8 and a line without `=` are errors, with the 1-based line.
+fn parse_env(content: &[u8]) -> Result<Vec<(String, String)>, EnvLineError> {
     let mut out = Vec::new();
     let mut lines: Vec<&[u8]> = content.split(|b| *b == b'\n').collect();
     // A final newline does not start another line.
@@ -247,7 +264,7 @@ fn parse_env(content: &[u8]) -> Result<Vec<(String, String)>, usize> {
     }
     for (i, raw) in lines.into_iter().enumerate() {
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        let text = std::str::from_utf8(raw).map_err(|_| i + 1)?;
+        let text = std::str::from_utf8(raw).map_err(|_| EnvLineError::NotUtf8(i + 1))?;
         let text = if i == 0 {
             text.strip_prefix('\u{feff}').unwrap_or(text)
         } else {
@@ -257,7 +274,7 @@ fn parse_env(content: &[u8]) -> Result<Vec<(String, String)>, usize> {
         if text.is_empty() || text.starts_with('#') {
             continue;
         }
-        let (key, value) = text.split_once('=').unwrap_or((text, ""));
+        let (key, value) = text.split_once('=').ok_or(EnvLineError::NoEquals(i + 1))?;
         if key.is_empty() {
             continue;
         }
@@ -290,11 +307,19 @@ fn pairs(
         .chain((!args.env.is_empty()).then_some(&args.env));
     for path in envs {
         let content = read(path)?;
-        let parsed = parse_env(&content).map_err(|line| GeneratorError::EnvLineNotUtf8 {
-            kind,
-            name: name(),
-            path: path.clone(),
-            line,
+        let parsed = parse_env(&content).map_err(|e| match e {
+            EnvLineError::NotUtf8(line) => GeneratorError::EnvLineNotUtf8 {
+                kind,
+                name: name(),
+                path: path.clone(),
+                line,
+            },
+            EnvLineError::NoEquals(line) => GeneratorError::EnvLineWithoutEquals {
+                kind,
+                name: name(),
+                path: path.clone(),
+                line,
+            },
         })?;
         out.extend(parsed.into_iter().map(|(k, v)| (k, v.into_bytes())));
     }
@@ -832,11 +857,13 @@ mod tests {
 
     // Oracle: /tmp/g/t1, `kubectl kustomize .` (kustomize v5.5.0) with
     // app.env = "# comment\n\n  FOO=bar\nBAZ= spaced value  \nEMPTY=\nNOEQ\nQ=\"quoted\"\r\nEQ=a=b\n"
-    // and literals/files as below; output name cm-mmt2dmt775.
+    // (NOEQ unset in kubectl's environment, so its value was empty) and
+    // literals/files as below; output name cm-mmt2dmt775. rudder refuses a
+    // line without `=`, so the test writes `NOEQ=`, the same data.
     #[test]
     fn config_map_matches_oracle_for_envs_literals_files_and_binary() {
         let env =
-            b"# comment\n\n  FOO=bar\nBAZ= spaced value  \nEMPTY=\nNOEQ\nQ=\"quoted\"\r\nEQ=a=b\n";
+            b"# comment\n\n  FOO=bar\nBAZ= spaced value  \nEMPTY=\nNOEQ=\nQ=\"quoted\"\r\nEQ=a=b\n";
         let load = files(&[
             ("app.env", env),
             ("greeting.txt", b"hello\nworld\n"),
@@ -1022,15 +1049,32 @@ mod tests {
         assert_eq!(o["metadata"]["name"], "c-b5g47bchbb");
     }
 
-    #[test]
-    fn env_line_with_invalid_utf8_names_file_and_line() {
-        let load = files(&[("x.env", b"A=1\nB=\xff\xfe\n")]);
+    fn env_error(content: &[u8]) -> GeneratorError {
+        let load = files(&[("x.env", content)]);
         let args = GeneratorArgs {
             name: "c".into(),
             envs: vec!["x.env".into()],
             ..Default::default()
         };
-        let err = config_map(&args, None, &load).unwrap_err();
+        config_map(&args, None, &load).unwrap_err()
+    }
+
+    // kubectl would take the value of a line without `=` from its own
+    // environment (BAD_CASES.md, case 215); rudder refuses the line instead.
+    #[test]
+    fn env_line_without_equals_or_utf8_names_file_and_line() {
+        let err = env_error(b"A=1\n# c\nJUST_A_NAME\n");
+        assert_eq!(
+            err,
+            GeneratorError::EnvLineWithoutEquals {
+                kind: "configMapGenerator",
+                name: "c".into(),
+                path: "x.env".into(),
+                line: 3
+            }
+        );
+        assert!(err.to_string().contains("`x.env` line 3 has no `=`"));
+        let err = env_error(b"A=1\nB=\xff\xfe\n");
         assert_eq!(
             err,
             GeneratorError::EnvLineNotUtf8 {

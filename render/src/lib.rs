@@ -16,6 +16,7 @@ pub mod fieldspec;
 pub mod fs;
 pub mod generator;
 pub mod kustomization;
+pub mod openapi;
 pub mod order;
 pub mod patch;
 pub mod replacement;

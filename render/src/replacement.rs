@@ -147,10 +147,14 @@ pub fn from_file(file: &str, content: &Value) -> Result<Vec<Replacement>, Replac
 /// let r: Replacement = serde_json::from_value(json!({
 ///     "source": {"kind": "ConfigMap", "name": "env", "fieldPath": "data.replicas"},
 ///     "targets": [{"select": {"kind": "Deployment"}, "fieldPaths": ["spec.replicas"]}]})).unwrap();
-/// apply(&mut objects, &[r]).unwrap();
+/// apply(&mut objects, &[], &[r]).unwrap();
 /// assert_eq!(objects[1]["spec"]["replicas"], json!(3)); // the target keeps its integer type
 /// ```
-pub fn apply(objects: &mut [Value], replacements: &[Replacement]) -> Result<(), ReplacementError> {
+pub fn apply(
+    objects: &mut [Value],
+    previous: &[Vec<ResId>],
+    replacements: &[Replacement],
+) -> Result<(), ReplacementError> {
     for (i, r) in replacements.iter().enumerate() {
         let n = i + 1;
         if !r.path.is_empty() {
@@ -169,13 +173,15 @@ pub fn apply(objects: &mut [Value], replacements: &[Replacement]) -> Result<(), 
             });
         };
         let desc = describe_source(source);
-        let value = source_value(objects, source).map_err(|message| ReplacementError::Source {
-            replacement: n,
-            source_desc: desc.clone(),
-            message,
+        let value = source_value(objects, previous, source).map_err(|message| {
+            ReplacementError::Source {
+                replacement: n,
+                source_desc: desc.clone(),
+                message,
+            }
         })?;
         for target in &r.targets {
-            apply_target(objects, &value, target, n, &desc)?;
+            apply_target(objects, previous, &value, target, n, &desc)?;
         }
     }
     Ok(())
@@ -213,16 +219,6 @@ fn describe_source(s: &Source) -> String {
 
 // ---------------------------------------------------------------- ids
 
-/// Annotation (kustomize's own key) listing, comma separated, the names an
-/// object had before `namePrefix`/`nameSuffix`/`namespace` changed them;
-/// replacements and vars still select the object by any of them. The
-/// pipeline sets these three together and strips them before output.
-pub const PREVIOUS_NAMES: &str = "internal.config.kubernetes.io/previousNames";
-/// Namespaces matching [`PREVIOUS_NAMES`] one for one.
-pub const PREVIOUS_NAMESPACES: &str = "internal.config.kubernetes.io/previousNamespaces";
-/// Kinds matching [`PREVIOUS_NAMES`] one for one.
-pub const PREVIOUS_KINDS: &str = "internal.config.kubernetes.io/previousKinds";
-
 /// An object's identity, as replacement selection sees it.
 struct Id {
     group: String,
@@ -251,8 +247,9 @@ fn split_api_version(av: &str) -> (String, String) {
 }
 
 /// The current id and the ids the object had before kustomize renamed it
-/// (recorded in the `internal.config.kubernetes.io/previous*` annotations).
-fn ids_of(obj: &Value) -> Vec<Id> {
+/// (`previous`, oldest first). As in kustomize, earlier ids keep only their
+/// kind, name and namespace: group and version are the current ones.
+fn ids_of(obj: &Value, previous: &[ResId]) -> Vec<Id> {
     let (group, version) = split_api_version(str_at(obj, &["apiVersion"]));
     let mut ids = vec![Id {
         group: group.clone(),
@@ -261,27 +258,17 @@ fn ids_of(obj: &Value) -> Vec<Id> {
         name: str_at(obj, &["metadata", "name"]).to_string(),
         namespace: str_at(obj, &["metadata", "namespace"]).to_string(),
     }];
-    let ann = |k: &str| str_at(obj, &["metadata", "annotations", k]).to_string();
-    let names = ann(PREVIOUS_NAMES);
-    if !names.is_empty() {
-        let nss = ann(PREVIOUS_NAMESPACES);
-        let kinds = ann(PREVIOUS_KINDS);
-        let (nss, kinds): (Vec<&str>, Vec<&str>) =
-            (nss.split(',').collect(), kinds.split(',').collect());
-        for (i, name) in names.split(',').enumerate() {
-            ids.push(Id {
-                group: group.clone(),
-                version: version.clone(),
-                kind: kinds.get(i).unwrap_or(&"").to_string(),
-                name: name.to_string(),
-                namespace: nss.get(i).unwrap_or(&"").to_string(),
-            });
-        }
-    }
+    ids.extend(previous.iter().map(|p| Id {
+        group: group.clone(),
+        version: version.clone(),
+        kind: p.gvk.kind.clone(),
+        name: p.name.clone(),
+        namespace: p.namespace.clone(),
+    }));
     ids
 }
 
-use crate::resid::effective_namespace;
+use crate::resid::{ResId, effective_namespace};
 
 /// kustomize's `ResId.IsSelectedBy`: every non-empty selector field equals;
 /// namespaces compare after `""` → `default`.
@@ -523,10 +510,15 @@ fn lookup<'a>(obj: &'a Value, steps: &[Step]) -> Result<Option<&'a Value>, Strin
     Ok(Some(cur))
 }
 
-fn source_value(objects: &[Value], source: &Source) -> Result<Value, String> {
+fn source_value(
+    objects: &[Value],
+    previous: &[Vec<ResId>],
+    source: &Source,
+) -> Result<Value, String> {
     let mut found: Option<&Value> = None;
-    for obj in objects {
-        let hit = ids_of(obj).iter().any(|id| {
+    for (i, obj) in objects.iter().enumerate() {
+        let prev = previous.get(i).map_or(&[][..], Vec::as_slice);
+        let hit = ids_of(obj, prev).iter().any(|id| {
             id_selected(
                 id,
                 &source.group,
@@ -836,6 +828,7 @@ fn set_field(
 
 fn apply_target(
     objects: &mut [Value],
+    previous: &[Vec<ResId>],
     value: &Value,
     target: &Target,
     n: usize,
@@ -861,7 +854,8 @@ fn apply_target(
         .collect::<Result<_, _>>()
         .map_err(invalid)?;
     let create = target.options.as_ref().is_some_and(|o| o.create);
-    for obj in objects.iter_mut() {
+    for (i, obj) in objects.iter_mut().enumerate() {
+        let prev = previous.get(i).map_or(&[][..], Vec::as_slice);
         let labels_ok = |s: &Selector| -> Result<bool, String> {
             Ok(matches_selector(obj, "labels", &s.label_selector)?
                 && matches_selector(obj, "annotations", &s.annotation_selector)?)
@@ -877,7 +871,7 @@ fn apply_target(
                 rejected = true;
             }
         }
-        let ids = ids_of(obj);
+        let ids = ids_of(obj, prev);
         let sel = |s: &Selector| {
             ids.iter()
                 .any(|id| id_selected(id, &s.group, &s.version, &s.kind, &s.name, &s.namespace))
@@ -965,7 +959,7 @@ mod tests {
 
     fn run(objs: &mut [Value], yaml_like: Value) -> Result<(), ReplacementError> {
         let list: Vec<Replacement> = serde_json::from_value(yaml_like).unwrap();
-        apply(objs, &list)
+        apply(objs, &[], &list)
     }
 
     // Oracle: `kubectl kustomize /tmp/r/r1` (kustomize v5.5.0).
@@ -1139,19 +1133,28 @@ mod tests {
     // the current name.
     #[test]
     fn objects_are_selected_by_their_previous_names() {
-        let prev = |name: &str, kind: &str| json!({PREVIOUS_NAMES: name, PREVIOUS_NAMESPACES: "ns", PREVIOUS_KINDS: kind});
+        let prev = |name: &str, kind: &str| {
+            vec![ResId {
+                gvk: crate::resid::Gvk::from_api_version("", kind),
+                name: name.to_string(),
+                namespace: "ns".to_string(),
+            }]
+        };
         let mut objs = objects();
         objs[0]["metadata"]["name"] = json!("x-src");
-        objs[0]["metadata"]["annotations"] = prev("src", "ConfigMap");
         objs[2]["metadata"]["name"] = json!("x-other");
-        objs[2]["metadata"]["annotations"] = prev("other", "Deployment");
-        run(
-            &mut objs,
+        let previous = vec![
+            prev("src", "ConfigMap"),
+            vec![],
+            prev("other", "Deployment"),
+        ];
+        let list: Vec<Replacement> = serde_json::from_value(
             json!([{"source": {"kind": "ConfigMap", "name": "src"},
                     "targets": [{"select": {"kind": "Deployment", "name": "other"},
                                  "fieldPaths": ["metadata.annotations.cm"], "options": {"create": true}}]}]),
         )
         .unwrap();
+        apply(&mut objs, &previous, &list).unwrap();
         assert_eq!(objs[2]["metadata"]["annotations"]["cm"], "x-src");
     }
 

@@ -15,8 +15,16 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::fieldspec::{FieldSpec, TransformerConfig, visit};
-use crate::replacement::{PREVIOUS_KINDS, PREVIOUS_NAMES, PREVIOUS_NAMESPACES};
 use crate::resid::Gvk;
+
+/// Annotation (kustomize's own key) listing, comma separated, the names an
+/// object had before `namePrefix`/`nameSuffix`/`namespace` changed them;
+/// a var still finds the object by any of them.
+pub const PREVIOUS_NAMES: &str = "internal.config.kubernetes.io/previousNames";
+/// Namespaces matching [`PREVIOUS_NAMES`] one for one.
+pub const PREVIOUS_NAMESPACES: &str = "internal.config.kubernetes.io/previousNamespaces";
+/// Kinds matching [`PREVIOUS_NAMES`] one for one.
+pub const PREVIOUS_KINDS: &str = "internal.config.kubernetes.io/previousKinds";
 
 /// One `vars:` entry.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -74,6 +82,65 @@ pub enum VarError {
         path: String,
         message: String,
     },
+}
+
+impl Var {
+    /// Reads one `vars:` entry as kustomize does. Go's JSON decoding matches
+    /// field names without regard to case, so `fieldref: {fieldpath: ...}`
+    /// and `objRef` are accepted as written in the wild; serde is exact, so
+    /// the keys are folded to their canonical spelling first.
+    ///
+    /// ```
+    /// use rudder_render::vars::Var;
+    /// let v = Var::from_value(&serde_json::json!({"name": "N",
+    ///     "objref": {"kind": "Service", "name": "s", "APIVersion": "v1"},
+    ///     "fieldref": {"fieldpath": "spec.clusterIP"}})).unwrap();
+    /// assert_eq!(v.fieldref.field_path, "spec.clusterIP");
+    /// assert_eq!(v.objref.api_version, "v1");
+    /// ```
+    pub fn from_value(v: &Value) -> Result<Var, serde_json::Error> {
+        let mut v = v.clone();
+        fold_key_case(&mut v, &["name", "objref", "fieldref"]);
+        if let Some(o) = v.get_mut("objref") {
+            fold_key_case(
+                o,
+                &[
+                    "apiVersion",
+                    "group",
+                    "version",
+                    "kind",
+                    "name",
+                    "namespace",
+                ],
+            );
+        }
+        if let Some(f) = v.get_mut("fieldref") {
+            fold_key_case(f, &["fieldPath"]);
+        }
+        serde_json::from_value(v)
+    }
+}
+
+/// Renames the keys of map `v` that equal one of `names` ignoring ASCII
+/// case to that spelling; other keys (and non-maps) are left alone.
+fn fold_key_case(v: &mut Value, names: &[&str]) {
+    let Some(map) = v.as_object_mut() else {
+        return;
+    };
+    let renames: Vec<(String, &str)> = map
+        .keys()
+        .filter_map(|k| {
+            names
+                .iter()
+                .find(|n| n.eq_ignore_ascii_case(k) && **n != k.as_str())
+                .map(|n| (k.clone(), *n))
+        })
+        .collect();
+    for (from, to) in renames {
+        if let Some(value) = map.remove(&from) {
+            map.insert(to.to_string(), value);
+        }
+    }
 }
 
 impl ObjRef {
@@ -407,6 +474,19 @@ mod tests {
                            "volumeMounts": [{"name": "v", "mountPath": "/data/$(DB_HOST)"}]}],
                        "initContainers": [{"name": "init", "image": "busybox", "args": ["$(DB_HOST)"]}]}}}}),
         ]
+    }
+
+    #[test]
+    fn field_names_match_without_regard_to_case() {
+        let v = Var::from_value(
+            &json!({"Name": "N", "objRef": {"Kind": "Service", "name": "db"},
+            "fieldRef": {"FIELDPATH": "spec.ports[0].port"}}),
+        )
+        .unwrap();
+        assert_eq!(v.name, "N");
+        assert_eq!(v.objref.kind, "Service");
+        assert_eq!(v.fieldref.field_path, "spec.ports[0].port");
+        assert!(Var::from_value(&json!({"name": "N", "objref": {"kinds": "x"}})).is_err());
     }
 
     fn vars(v: Value) -> Vec<Var> {

@@ -1,7 +1,8 @@
-//! Arbitrary bytes into the renderer's YAML loader
-//! (`rudder_render::yaml::parse::parse_documents`), and whatever parses back
-//! out through the emitter (`yaml::emit::to_yaml_stream`). Neither may
-//! panic, overflow the stack or run away with memory; errors are fine.
+//! Arbitrary bytes into the renderer's YAML loader (both readings:
+//! `parse_documents` for configuration, `parse_objects` for resources), and
+//! whatever parses back out through the emitter (`yaml::emit`). Nothing may
+//! panic, overflow the stack or run away with memory; errors are fine, but
+//! what the emitter writes must parse again.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -14,8 +15,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(docs) = parse::parse_documents("fuzz.yaml", text) {
-        let _ = emit::to_yaml_stream(&docs);
+        if let Ok(out) = emit::to_yaml_stream(&docs) {
+            if let Err(e) = parse::parse_documents("emitted.yaml", &out) {
+                panic!("the emitter wrote YAML its own parser refuses: {e}\n{out}");
+            }
+        }
         // `parse_one` shares the parser; exercise its own branches too.
         let _ = parse::parse_one("fuzz.yaml", text);
+    }
+    if let Ok(docs) = parse::parse_objects("fuzz.yaml", text) {
+        let _ = emit::to_yaml_stream(&docs);
     }
 });

@@ -80,6 +80,9 @@ pub enum ListStrategy {
 #[derive(Debug, Clone, Default)]
 pub struct MergeKeys {
     by_type: HashMap<(String, String), HashMap<String, ListStrategy>>,
+    /// When set, lists these keys do not name are replaced even for
+    /// built-in kinds.
+    replaces_builtin: bool,
 }
 
 impl MergeKeys {
@@ -91,6 +94,14 @@ impl MergeKeys {
             .entry((api_version.to_owned(), kind.to_owned()))
             .or_default()
             .insert(path.to_owned(), strategy);
+    }
+
+    /// These keys instead of the built-in Kubernetes table, as a custom
+    /// `openapi` schema replaces kustomize's built-in one: built-in kinds
+    /// then merge only the lists declared here.
+    pub fn replacing_builtin(mut self) -> MergeKeys {
+        self.replaces_builtin = true;
+        self
     }
 
     fn lookup(&self, api_version: &str, kind: &str, path: &str) -> Option<&ListStrategy> {
@@ -210,6 +221,9 @@ impl Walker<'_> {
         let joined = path.join(".");
         if let Some(s) = self.extra.lookup(self.api_version, self.kind, &joined) {
             return s.clone();
+        }
+        if self.extra.replaces_builtin {
+            return ListStrategy::Replace;
         }
         builtin_strategy(self.api_version, self.kind, &joined)
     }
