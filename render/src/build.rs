@@ -7,8 +7,9 @@
 //! 5. built-in transformers in fixed order (patchesStrategicMerge, patches,
 //!    namespace, prefix/suffix, labels, commonAnnotations, patchesJson6902,
 //!    replicas, images, replacements), then `transformers:`,
-//! 6. at the top only: hash suffixes, name references, vars, local-config
-//!    removal, sort, `${VAR}` substitution.
+//! 6. at the top only: `buildMetadata` labels and annotations (recorded
+//!    along the way when the top asks for them), hash suffixes, name
+//!    references, vars, local-config removal, sort, `${VAR}` substitution.
 //!
 //! Reading goes through [`FileTree`] with kustomize's load restriction:
 //! files inside the kustomization's own tree, directories inside the
@@ -67,12 +68,11 @@ impl Acc {
     fn append(&mut self, r: Res, file: &str) -> Result<(), RenderError> {
         let ids = self
             .ids
-            .get_or_insert_with(|| self.res.iter().map(|r| r.id().key()).collect());
-        let id = r.id();
-        if !ids.insert(id.key()) {
+            .get_or_insert_with(|| self.res.iter().map(|r| r.id().into_key()).collect());
+        if !ids.insert(r.id().into_key()) {
             return Err(RenderError::DuplicateId {
                 file: file.to_string(),
-                id: id.to_string(),
+                id: r.id().to_string(),
             });
         }
         self.res.push(r);
@@ -90,6 +90,48 @@ struct Loaded {
     file: String,
     /// Directory, symlinks resolved.
     dir: String,
+    /// Directory as kustomize names it in origins: the entries followed
+    /// from the top directory, joined (`""` at the top).
+    origin: String,
+}
+
+impl Loaded {
+    /// The kustomization file as origins name it (`base/kustomization.yaml`).
+    fn configured_in(&self) -> String {
+        let name = self.file.rsplit('/').next().unwrap_or(&self.file);
+        transform::metadata::origin_join(&self.origin, name)
+    }
+}
+
+/// The top kustomization's `buildMetadata`, which kustomize applies to the
+/// whole build (a base's own `buildMetadata` is ignored).
+#[derive(Debug, Clone, Copy, Default)]
+struct BuildMetadata {
+    managed_by: bool,
+    origins: bool,
+    transformations: bool,
+}
+
+impl BuildMetadata {
+    fn of(l: &Loaded) -> Result<BuildMetadata, RenderError> {
+        let mut m = BuildMetadata::default();
+        for option in &l.k.build_metadata {
+            match option.as_str() {
+                "managedByLabel" => m.managed_by = true,
+                "originAnnotations" => m.origins = true,
+                "transformerAnnotations" => m.transformations = true,
+                other => {
+                    return Err(RenderError::kust(
+                        &l.file,
+                        format!(
+                            "buildMetadata option `{other}` must be one of managedByLabel, originAnnotations, transformerAnnotations"
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(m)
+    }
 }
 
 struct Builder<'a> {
@@ -99,6 +141,8 @@ struct Builder<'a> {
     /// Merge keys from the first `openapi` schema met (the top's, else the
     /// first base's or component's); kustomize keeps one schema per build.
     schema: Option<MergeKeys>,
+    /// What the top's `buildMetadata` asks to record.
+    meta: BuildMetadata,
 }
 
 fn err_io(path: &str, e: impl std::fmt::Display) -> RenderError {
@@ -137,23 +181,30 @@ pub fn render(
         warnings: Vec::new(),
         building: Vec::new(),
         schema: None,
+        meta: BuildMetadata::default(),
     };
-    let top = b.load_kustomization(&dir, &dir)?;
+    let top = b.load_kustomization(&dir, &dir, String::new())?;
+    b.meta = BuildMetadata::of(&top)?;
     b.read_schema(&top)?;
     let mut acc = Acc::new();
     b.accumulate(&top, &mut acc)?;
-    finish(&top, acc, options, b.warnings)
+    finish(&top, acc, options, b.meta, b.warnings)
 }
 
-/// The top-only steps: hash suffixes, name references, vars, local-config
-/// removal, sort, substitution.
+/// The top-only steps: build metadata, hash suffixes, name references,
+/// vars, local-config removal, sort, substitution.
 fn finish(
     top: &Loaded,
     mut acc: Acc,
     options: &RenderOptions,
+    meta: BuildMetadata,
     warnings: Vec<String>,
 ) -> Result<Rendered, RenderError> {
     let file = top.file.as_str();
+    if meta.managed_by {
+        transform::metadata::add_managed_by(&mut acc.res);
+    }
+    transform::metadata::write_annotations(&mut acc.res, meta.origins, meta.transformations);
     for r in acc.res.iter_mut().filter(|r| r.needs_hash) {
         r.store_previous_id();
         generator::add_hash_suffix(&mut r.obj);
@@ -209,7 +260,12 @@ fn apply_vars(acc: &mut Acc, file: &str) -> Result<(), RenderError> {
 
 impl Builder<'_> {
     /// Finds and reads the kustomization file in `dir` (already resolved).
-    fn load_kustomization(&mut self, dir: &str, shown: &str) -> Result<Loaded, RenderError> {
+    fn load_kustomization(
+        &mut self,
+        dir: &str,
+        shown: &str,
+        origin: String,
+    ) -> Result<Loaded, RenderError> {
         let real = self
             .tree
             .resolve(dir)
@@ -247,7 +303,12 @@ impl Builder<'_> {
         let value = crate::yaml::parse::parse_one(&file, &text)?;
         let (k, warnings) = Kustomization::from_value(&file, value)?;
         self.warnings.extend(warnings);
-        Ok(Loaded { k, file, dir: real })
+        Ok(Loaded {
+            k,
+            file,
+            dir: real,
+            origin,
+        })
     }
 
     /// Reads a file named by a kustomization in `dir`: it must stay inside
@@ -314,7 +375,8 @@ impl Builder<'_> {
         self.run_generators(l, acc)?;
         for entry in &l.k.components {
             let dir = self.resolve_dir(l, entry, "components")?;
-            let c = self.load_kustomization(&dir, &dir)?;
+            let origin = transform::metadata::origin_join(&l.origin, entry);
+            let c = self.load_kustomization(&dir, &dir, origin)?;
             self.read_schema(&c)?;
             if c.k.kust_kind(&c.file)? != KustKind::Component {
                 return Err(RenderError::kust(
@@ -374,13 +436,17 @@ impl Builder<'_> {
                 let (path, text) = self.read_local(l, entry)?;
                 for obj in load_objects(&path, &text)? {
                     let mut r = Res::new(obj);
-                    r.origin = Some(entry.to_string());
+                    if self.meta.origins {
+                        let origin = transform::metadata::origin_join(&l.origin, entry);
+                        r.origin = Some(transform::metadata::file_origin(&origin));
+                    }
                     acc.append(r, &path)?;
                 }
                 Ok(())
             }
             EntryKind::Dir => {
-                let sub = self.load_kustomization(&real, &real)?;
+                let origin = transform::metadata::origin_join(&l.origin, entry);
+                let sub = self.load_kustomization(&real, &real, origin)?;
                 self.read_schema(&sub)?;
                 if sub.k.kust_kind(&sub.file)? == KustKind::Component {
                     return Err(RenderError::kust(
@@ -468,12 +534,12 @@ impl Builder<'_> {
             generator::config_map(args, global, &load)
         }
         .map_err(|e| RenderError::transform(&l.file, e.to_string()))?;
-        let id = ResId::of(&generated.object).key();
+        let id = ResId::of(&generated.object).into_key();
         // kustomize matches the current id or any id the object had before.
         let existing = acc
             .res
             .iter()
-            .position(|r| r.id().key() == id || r.prev_ids.iter().any(|p| p.key() == id));
+            .position(|r| r.has_key(&id) || r.prev_ids.iter().any(|p| p.has_key(&id)));
         match (existing, generated.behavior) {
             (Some(i), _) => {
                 let combined =
@@ -487,6 +553,17 @@ impl Builder<'_> {
             (None, Behavior::Create) => {
                 let mut r = Res::new(generated.object);
                 r.needs_hash = generated.hash_suffix;
+                if self.meta.origins {
+                    let kind = if is_secret {
+                        "SecretGenerator"
+                    } else {
+                        "ConfigMapGenerator"
+                    };
+                    r.origin = Some(transform::metadata::generator_origin(
+                        &l.configured_in(),
+                        kind,
+                    ));
+                }
                 acc.append(r, &l.file)
             }
             (None, b) => Err(RenderError::transform(
@@ -528,7 +605,8 @@ impl Builder<'_> {
         }
         let real = self.resolve_dir(l, entry, field)?;
         if self.tree.kind(&real) == EntryKind::Dir {
-            let sub = self.load_kustomization(&real, &real)?;
+            let origin = transform::metadata::origin_join(&l.origin, entry);
+            let sub = self.load_kustomization(&real, &real, origin)?;
             let mut sub_acc = Acc::new();
             self.accumulate(&sub, &mut sub_acc)?;
             return Ok(sub_acc
@@ -548,6 +626,17 @@ impl Builder<'_> {
         let k = &l.k;
         let file = l.file.as_str();
         let terr = |e: String| RenderError::transform(file, e);
+        // Each configured built-in transformer records itself on every
+        // object here (kustomize's transformer annotations), one entry per
+        // transformer kustomize makes: one per patch, label set, replica
+        // count and image, one for all strategic merge patches and one for
+        // all replacements.
+        let configured_in = self.meta.transformations.then(|| l.configured_in());
+        let note = |acc: &mut Acc, kind: &'static str| {
+            if let Some(c) = &configured_in {
+                transform::metadata::add_transformation(&mut acc.res, c, kind);
+            }
+        };
         acc.changed();
         for entry in &k.patches_strategic_merge {
             let (src, text) = if entry.contains('\n') || self.local_file_missing(l, entry) {
@@ -559,8 +648,12 @@ impl Builder<'_> {
                 self.apply_patch_value(acc, &src, &p, None, &BTreeMap::new())?;
             }
         }
+        if !k.patches_strategic_merge.is_empty() {
+            note(acc, "PatchStrategicMergeTransformer");
+        }
         for p in &k.patches {
             self.apply_patch(l, acc, p, false)?;
+            note(acc, "PatchTransformer");
         }
         if !k.namespace.is_empty() {
             transform::namespace::apply(
@@ -571,11 +664,18 @@ impl Builder<'_> {
                 false,
             )
             .map_err(terr)?;
+            note(acc, "NamespaceTransformer");
         }
         if !k.name_prefix.is_empty() || !k.name_suffix.is_empty() {
             let (p, s) = (&acc.config.name_prefix, &acc.config.name_suffix);
             transform::name::prefix_suffix(&mut acc.res, &k.name_prefix, &k.name_suffix, p, s)
                 .map_err(terr)?;
+        }
+        if !k.name_prefix.is_empty() {
+            note(acc, "PrefixTransformer");
+        }
+        if !k.name_suffix.is_empty() {
+            note(acc, "SuffixTransformer");
         }
         for label in &k.labels {
             let extra = field_specs(file, "labels.fields", &Value::Array(label.fields.clone()))?;
@@ -587,23 +687,37 @@ impl Builder<'_> {
                 extra,
             );
             transform::labels::apply(&mut acc.res, &label.pairs, &specs).map_err(terr)?;
+            note(acc, "LabelTransformer");
         }
         transform::labels::apply(&mut acc.res, &k.common_labels, &acc.config.common_labels)
             .map_err(terr)?;
+        // kustomize makes the commonLabels transformer whenever any labels
+        // are configured, even with no commonLabels.
+        if !k.labels.is_empty() || !k.common_labels.is_empty() {
+            note(acc, "LabelTransformer");
+        }
         transform::labels::apply(
             &mut acc.res,
             &k.common_annotations,
             &acc.config.common_annotations,
         )
         .map_err(terr)?;
+        if !k.common_annotations.is_empty() {
+            note(acc, "AnnotationsTransformer");
+        }
         for p in &k.patches_json6902 {
             self.apply_patch(l, acc, p, true)?;
+            note(acc, "PatchJson6902Transformer");
         }
         for r in &k.replicas {
             transform::replicas::apply(&mut acc.res, &r.name, r.count, &acc.config.replicas)
                 .map_err(terr)?;
+            note(acc, "ReplicaCountTransformer");
         }
         transform::images::apply(&mut acc.res, &k.images, &acc.config.images).map_err(terr)?;
+        for _ in &k.images {
+            note(acc, "ImageTagTransformer");
+        }
         if !k.replacements.is_empty() {
             let mut list = Vec::new();
             for r in &k.replacements {
@@ -623,29 +737,16 @@ impl Builder<'_> {
                 }
             }
             run_replacements(acc, &list).map_err(terr)?;
+            note(acc, "ReplacementTransformer");
         }
         for entry in &k.transformers {
             for (src, cfg) in self.plugin_configs(l, entry, "transformers")? {
                 self.run_plugin(l, acc, &src, &cfg)?;
             }
         }
-        if !k.build_metadata.is_empty() {
-            for m in &k.build_metadata {
-                match m.as_str() {
-                    "managedByLabel" => transform::metadata::add_managed_by(&mut acc.res),
-                    "originAnnotations" => transform::metadata::add_origin(&mut acc.res),
-                    "transformerAnnotations" => {}
-                    other => {
-                        return Err(RenderError::kust(
-                            file,
-                            format!(
-                                "buildMetadata option `{other}` must be one of managedByLabel, originAnnotations, transformerAnnotations"
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
+        // Only the top's buildMetadata counts, but a base's must still be
+        // valid.
+        BuildMetadata::of(l)?;
         acc.changed();
         Ok(())
     }
@@ -764,7 +865,7 @@ impl Builder<'_> {
                     }
                 }
                 let keys = self.schema.as_ref().unwrap_or(&no_keys);
-                crate::patch::strategic::merge_with(&r.obj, &p, keys)
+                crate::patch::strategic::merge_owned(std::mem::take(&mut r.obj), &p, keys)
                     .map_err(|e| terr(format!("{e} (patching {before})")))?
             };
             match new {

@@ -21,10 +21,7 @@ impl Gvk {
     /// assert_eq!((g.group.as_str(), g.version.as_str()), ("apps", "v1"));
     /// ```
     pub fn from_api_version(api_version: &str, kind: &str) -> Gvk {
-        let (group, version) = match api_version.rsplit_once('/') {
-            Some((g, v)) => (g, v),
-            None => ("", api_version),
-        };
+        let (group, version) = split_api_version(api_version);
         Gvk {
             group: group.to_string(),
             version: version.to_string(),
@@ -57,6 +54,18 @@ impl Gvk {
             format!("{}/{}", self.group, self.version)
         }
     }
+}
+
+/// Splits `apiVersion` into group and version without copying (`v1` has no
+/// group).
+///
+/// ```
+/// use rudder_render::resid::split_api_version;
+/// assert_eq!(split_api_version("apps/v1"), ("apps", "v1"));
+/// assert_eq!(split_api_version("v1"), ("", "v1"));
+/// ```
+pub fn split_api_version(api_version: &str) -> (&str, &str) {
+    api_version.rsplit_once('/').unwrap_or(("", api_version))
 }
 
 /// Built-in cluster-scoped kinds.
@@ -124,11 +133,22 @@ impl ResId {
 
     /// A key in which `""` and `default` namespaces are the same.
     pub fn key(&self) -> ResId {
-        ResId {
-            gvk: self.gvk.clone(),
-            name: self.name.clone(),
-            namespace: self.effective_namespace().to_string(),
+        self.clone().into_key()
+    }
+
+    /// Whether our [`ResId::key`] is `key`, without building it.
+    pub fn has_key(&self, key: &ResId) -> bool {
+        self.name == key.name && self.gvk == key.gvk && self.effective_namespace() == key.namespace
+    }
+
+    /// [`ResId::key`] without copying the name and gvk.
+    pub fn into_key(mut self) -> ResId {
+        if self.gvk.is_cluster_scoped() {
+            self.namespace.clear();
+        } else if self.namespace.is_empty() {
+            self.namespace.push_str("default");
         }
+        self
     }
 }
 

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::Res;
-use crate::fieldspec::{FieldSpec, visit};
+use crate::fieldspec::{FieldSpec, ParsedSpec};
 use crate::kustomization::Image;
 
 /// Splits `name[:tag][@digest]`; the tag's `:` must follow the last `/`.
@@ -88,18 +88,19 @@ fn rewrite_containers(v: &mut Value, rule: &Image) {
 /// Applies every rule in `images` to every container image and to the
 /// other image fields `specs` select.
 pub fn apply(resources: &mut [Res], images: &[Image], specs: &[FieldSpec]) -> Result<(), String> {
+    // Container images are handled by `rewrite_containers`, whatever their
+    // path.
+    let others: Vec<ParsedSpec> = specs
+        .iter()
+        .filter(|fs| !fs.path.contains("ontainers"))
+        .map(ParsedSpec::new)
+        .collect();
     for rule in images {
         for r in resources.iter_mut() {
             rewrite_containers(&mut r.obj, rule);
             let gvk = r.gvk();
-            // Container images were handled above, whatever their path.
-            let others = specs.iter().filter(|fs| !fs.path.contains("ontainers"));
-            for fs in others.filter(|fs| gvk.is_selected_by(&fs.gvk)) {
-                let fs = FieldSpec {
-                    create: false,
-                    ..fs.clone()
-                };
-                visit(&mut r.obj, &fs, &mut |v| {
+            for p in others.iter().filter(|p| gvk.is_selected_by(&p.spec.gvk)) {
+                p.visit_existing(&mut r.obj, &mut |v| {
                     if let Some(new) = v.as_str().and_then(|s| rewrite(s, rule)) {
                         *v = Value::String(new);
                     }

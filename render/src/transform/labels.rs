@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use super::{Res, add_pairs};
-use crate::fieldspec::{FieldSpec, TransformerConfig, visit};
+use crate::fieldspec::{FieldSpec, ParsedSpec, TransformerConfig};
 
 /// Field specs for one `labels:` entry.
 pub fn label_entry_specs(
@@ -59,10 +59,11 @@ pub fn apply(
     if pairs.is_empty() {
         return Ok(());
     }
+    let parsed = ParsedSpec::all(specs);
     for r in resources.iter_mut() {
         let gvk = r.gvk();
-        for fs in specs.iter().filter(|fs| gvk.is_selected_by(&fs.gvk)) {
-            visit(&mut r.obj, fs, &mut |v| add_pairs(v, pairs))?;
+        for p in parsed.iter().filter(|p| gvk.is_selected_by(&p.spec.gvk)) {
+            p.visit(&mut r.obj, &mut |v| add_pairs(v, pairs))?;
         }
     }
     Ok(())

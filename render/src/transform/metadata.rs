@@ -1,13 +1,27 @@
 //! Object metadata chores: dropping `config.kubernetes.io/local-config`
-//! objects, and `buildMetadata` (the managed-by label and origin
-//! annotations).
+//! objects, and `buildMetadata` (the managed-by label, origin annotations
+//! and transformer annotations).
+//!
+//! kustomize reads `buildMetadata` from the top kustomization only and
+//! applies it to the whole build, bases included. Origins name files by
+//! joining the `resources` entries met on the way down from the top
+//! directory (`base/svc.yaml`); generated objects name the kustomization
+//! that configured them instead. Every built-in transformer a
+//! kustomization configures records itself on every object accumulated
+//! there when it runs, whether or not it changed the object.
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::{Res, meta_map, metadata_mut};
 
 /// kustomize's version as written in the managed-by label.
 pub const MANAGED_BY: &str = "kustomize-v5.5.0";
+
+/// The annotation naming where an object came from.
+pub const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
+
+/// The annotation listing the transformers that ran over an object.
+pub const TRANSFORMATIONS_ANNOTATION: &str = "alpha.config.kubernetes.io/transformations";
 
 /// True for objects annotated `config.kubernetes.io/local-config: "true"`.
 pub fn is_local_config(obj: &Value) -> bool {
@@ -33,23 +47,90 @@ pub fn add_managed_by(resources: &mut [Res]) {
     }
 }
 
-/// Adds `config.kubernetes.io/origin` naming the file each object came from.
-pub fn add_origin(resources: &mut [Res]) {
+/// Joins paths as Go's `filepath.Join` does, without touching the disk:
+/// `..` removes the component before it, and leading `..` stay (a base
+/// outside the top directory keeps them in its origin).
+///
+/// ```
+/// use rudder_render::transform::metadata::origin_join;
+/// assert_eq!(origin_join("", "base"), "base");
+/// assert_eq!(origin_join("../../env/prod", "../../base/"), "../../base");
+/// assert_eq!(origin_join("./a", "b/../c.yaml"), "a/c.yaml");
+/// ```
+pub fn origin_join(base: &str, rel: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in base.split('/').chain(rel.split('/')) {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            p => parts.push(p),
+        }
+    }
+    parts.join("/")
+}
+
+/// The origin annotation of an object read from `path` (relative to the
+/// top directory).
+pub fn file_origin(path: &str) -> String {
+    format!("path: {path}\n")
+}
+
+/// The origin annotation of an object made by the built-in generator
+/// `kind` configured in the kustomization file `configured_in`.
+pub fn generator_origin(configured_in: &str, kind: &str) -> String {
+    format!("configuredIn: {configured_in}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n")
+}
+
+/// Records that the built-in transformer `kind`, configured in
+/// `configured_in`, ran over every object of `resources`.
+pub fn add_transformation(resources: &mut [Res], configured_in: &str, kind: &'static str) {
     for r in resources {
-        let Some(origin) = r.origin.clone() else {
+        r.transformations.push((configured_in.to_string(), kind));
+    }
+}
+
+/// Writes the recorded origins and transformations as annotations, as
+/// the top kustomization's `buildMetadata` asks.
+pub fn write_annotations(resources: &mut [Res], origins: bool, transformations: bool) {
+    for r in resources {
+        let origin = r.origin.as_ref().filter(|_| origins);
+        let list = Some(&r.transformations).filter(|t| transformations && !t.is_empty());
+        if origin.is_none() && list.is_none() {
             continue;
-        };
+        }
         let meta = metadata_mut(&mut r.obj);
         let ann = meta
             .entry("annotations")
-            .or_insert_with(|| Value::Object(Default::default()));
-        if let Some(a) = ann.as_object_mut() {
-            a.insert(
-                "config.kubernetes.io/origin".into(),
-                Value::String(format!("path: {origin}\n")),
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Some(ann) = ann.as_object_mut() else {
+            continue;
+        };
+        if let Some(origin) = origin {
+            ann.insert(ORIGIN_ANNOTATION.into(), Value::String(origin.clone()));
+        }
+        if let Some(list) = list {
+            ann.insert(
+                TRANSFORMATIONS_ANNOTATION.into(),
+                Value::String(transformations_text(list)),
             );
         }
     }
+}
+
+/// The transformations annotation: a YAML list of origins, fields in
+/// kustomize's fixed order.
+fn transformations_text(list: &[(String, &'static str)]) -> String {
+    let mut text = String::new();
+    for (configured_in, kind) in list {
+        text.push_str("- configuredIn: ");
+        text.push_str(configured_in);
+        text.push_str("\n  configuredBy:\n    apiVersion: builtin\n    kind: ");
+        text.push_str(kind);
+        text.push('\n');
+    }
+    text
 }
 
 #[cfg(test)]
@@ -65,5 +146,48 @@ mod tests {
             json!({"metadata": {"annotations": {"config.kubernetes.io/local-config": "false"}}});
         assert!(is_local_config(&yes));
         assert!(!is_local_config(&no));
+    }
+
+    #[test]
+    fn origin_join_keeps_leading_parent_steps() {
+        assert_eq!(origin_join("", "local.yaml"), "local.yaml");
+        assert_eq!(origin_join("base", "svc.yaml"), "base/svc.yaml");
+        assert_eq!(origin_join("../../base", "../x/y.yaml"), "../../x/y.yaml");
+        assert_eq!(origin_join("a/b", "../../.."), "..");
+    }
+
+    // Oracle: case 146 (kubectl kustomize with both buildMetadata options).
+    #[test]
+    fn annotations_follow_kustomizes_text() {
+        let mut r = Res::new(json!({"kind": "ConfigMap", "metadata": {"name": "g"}}));
+        r.origin = Some(generator_origin(
+            "base/kustomization.yaml",
+            "ConfigMapGenerator",
+        ));
+        let mut rs = vec![r];
+        add_transformation(&mut rs, "kustomization.yaml", "PrefixTransformer");
+        write_annotations(&mut rs, true, true);
+        let ann = &rs[0].obj["metadata"]["annotations"];
+        assert_eq!(
+            ann[ORIGIN_ANNOTATION],
+            "configuredIn: base/kustomization.yaml\nconfiguredBy:\n  apiVersion: builtin\n  kind: ConfigMapGenerator\n"
+        );
+        assert_eq!(
+            ann[TRANSFORMATIONS_ANNOTATION],
+            "- configuredIn: kustomization.yaml\n  configuredBy:\n    apiVersion: builtin\n    kind: PrefixTransformer\n"
+        );
+    }
+
+    #[test]
+    fn annotations_are_written_only_when_asked() {
+        let mut r = Res::new(json!({"kind": "Service", "metadata": {"name": "s"}}));
+        r.origin = Some(file_origin("base/svc.yaml"));
+        r.transformations
+            .push(("kustomization.yaml".into(), "NamespaceTransformer"));
+        let mut rs = vec![r];
+        write_annotations(&mut rs, true, false);
+        let ann = rs[0].obj["metadata"]["annotations"].as_object().unwrap();
+        assert_eq!(ann.len(), 1);
+        assert_eq!(ann[ORIGIN_ANNOTATION], "path: base/svc.yaml\n");
     }
 }

@@ -13,7 +13,7 @@ pub mod select;
 
 use serde_json::{Map, Value};
 
-use crate::resid::{Gvk, ResId};
+use crate::resid::{Gvk, ResId, is_cluster_scoped_kind, split_api_version, str_at};
 
 /// One object being rendered, with what kustomize tracks beside it in
 /// internal annotations: the ids it had before renames (for name
@@ -28,8 +28,16 @@ pub struct Res {
     pub suffixes: Vec<String>,
     /// Generated with a name hash still to append at the top.
     pub needs_hash: bool,
-    /// Where the object came from (file path), for `buildMetadata`.
+    /// Where the object came from, as the text of kustomize's
+    /// `config.kubernetes.io/origin` annotation (see
+    /// [`metadata::file_origin`]); only recorded when the render asks for
+    /// origin annotations.
     pub origin: Option<String>,
+    /// The built-in transformers that ran over the object, oldest first:
+    /// the kustomization file that configured each (relative to the top
+    /// directory) and its kind. Only recorded when the render asks for
+    /// transformer annotations.
+    pub transformations: Vec<(String, &'static str)>,
 }
 
 impl Res {
@@ -42,12 +50,35 @@ impl Res {
             suffixes: Vec::new(),
             needs_hash: false,
             origin: None,
+            transformations: Vec::new(),
         }
     }
 
     /// The current id.
     pub fn id(&self) -> ResId {
         ResId::of(&self.obj)
+    }
+
+    /// Whether the current id's [`ResId::key`] is `key`; reads the object
+    /// in place instead of building the id, since generators compare every
+    /// accumulated object this way.
+    pub fn has_key(&self, key: &ResId) -> bool {
+        let obj = &self.obj;
+        let kind = str_at(obj, &["kind"]);
+        let (group, version) = split_api_version(str_at(obj, &["apiVersion"]));
+        let namespace = str_at(obj, &["metadata", "namespace"]);
+        let effective = if is_cluster_scoped_kind(kind) {
+            ""
+        } else if namespace.is_empty() {
+            "default"
+        } else {
+            namespace
+        };
+        str_at(obj, &["metadata", "name"]) == key.name
+            && kind == key.gvk.kind
+            && group == key.gvk.group
+            && version == key.gvk.version
+            && effective == key.namespace
     }
 
     /// The current gvk.
@@ -69,7 +100,7 @@ impl Res {
 
     /// Current name.
     pub fn name(&self) -> &str {
-        crate::resid::str_at(&self.obj, &["metadata", "name"])
+        str_at(&self.obj, &["metadata", "name"])
     }
 
     /// Sets `metadata.name`.

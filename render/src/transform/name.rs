@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 
 use super::Res;
-use crate::fieldspec::{FieldSpec, NameBackRef, visit};
+use crate::fieldspec::{FieldSpec, NameBackRef, ParsedSpec};
 use crate::resid::{Gvk, ResId, str_at};
 
 fn skips_renaming(id: &ResId) -> bool {
@@ -27,15 +27,19 @@ pub fn prefix_suffix(
     prefix_specs: &[FieldSpec],
     suffix_specs: &[FieldSpec],
 ) -> Result<(), String> {
+    let (prefix_specs, suffix_specs) =
+        (ParsedSpec::all(prefix_specs), ParsedSpec::all(suffix_specs));
     for r in resources.iter_mut() {
         let org = r.org_id();
         if skips_renaming(&org) {
             continue;
         }
-        for (text, specs, is_prefix) in
-            [(prefix, prefix_specs, true), (suffix, suffix_specs, false)]
-        {
-            for fs in specs {
+        for (text, specs, is_prefix) in [
+            (prefix, &prefix_specs, true),
+            (suffix, &suffix_specs, false),
+        ] {
+            for p in specs {
+                let fs = p.spec;
                 if !org.gvk.is_selected_by(&fs.gvk) {
                     continue;
                 }
@@ -52,7 +56,7 @@ pub fn prefix_suffix(
                 if text.is_empty() {
                     continue;
                 }
-                visit(&mut r.obj, fs, &mut |v| {
+                p.visit(&mut r.obj, &mut |v| {
                     if let Some(s) = v.as_str() {
                         *v = Value::String(if is_prefix {
                             format!("{text}{s}")
@@ -228,15 +232,32 @@ impl Ctx<'_> {
 /// Rewrites name references in `resources` to the current names of the
 /// objects they refer to (only renamed objects are candidates).
 pub fn fix_references(resources: &mut [Res], backrefs: &[NameBackRef]) -> Result<(), String> {
-    let all: Vec<Candidate> = resources
-        .iter()
+    // The candidates borrow nothing from `resources` (whose objects are
+    // rewritten below): their histories are moved out and back instead of
+    // copied.
+    let mut all: Vec<Candidate> = resources
+        .iter_mut()
         .map(|r| Candidate {
             cur: r.id(),
-            prev: r.prev_ids.clone(),
-            prefixes: r.prefixes.clone(),
-            suffixes: r.suffixes.clone(),
+            prev: std::mem::take(&mut r.prev_ids),
+            prefixes: std::mem::take(&mut r.prefixes),
+            suffixes: std::mem::take(&mut r.suffixes),
         })
         .collect();
+    let result = rewrite_references(resources, backrefs, &all);
+    for (r, c) in resources.iter_mut().zip(all.iter_mut()) {
+        r.prev_ids = std::mem::take(&mut c.prev);
+        r.prefixes = std::mem::take(&mut c.prefixes);
+        r.suffixes = std::mem::take(&mut c.suffixes);
+    }
+    result
+}
+
+fn rewrite_references(
+    resources: &mut [Res],
+    backrefs: &[NameBackRef],
+    all: &[Candidate],
+) -> Result<(), String> {
     let mut by_prev_name: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, c) in all.iter().enumerate() {
         for id in &c.prev {
@@ -249,14 +270,15 @@ pub fn fix_references(resources: &mut [Res], backrefs: &[NameBackRef]) -> Result
     if by_prev_name.is_empty() {
         return Ok(());
     }
+    let parsed: Vec<Vec<ParsedSpec>> = backrefs
+        .iter()
+        .map(|b| ParsedSpec::all(&b.referrers))
+        .collect();
     for (ri, r) in resources.iter_mut().enumerate() {
         let gvk = r.gvk();
-        for backref in backrefs {
-            for fs in backref
-                .referrers
-                .iter()
-                .filter(|fs| gvk.is_selected_by(&fs.gvk))
-            {
+        for (backref, specs) in backrefs.iter().zip(&parsed) {
+            for p in specs.iter().filter(|p| gvk.is_selected_by(&p.spec.gvk)) {
+                let fs = p.spec;
                 let role_ref = if fs.path.ends_with("roleRef/name") {
                     let g = str_at(&r.obj, &["roleRef", "apiGroup"]);
                     let k = str_at(&r.obj, &["roleRef", "kind"]);
@@ -269,13 +291,13 @@ pub fn fix_references(resources: &mut [Res], backrefs: &[NameBackRef]) -> Result
                     None
                 };
                 let ctx = Ctx {
-                    all: &all,
+                    all,
                     by_prev_name: &by_prev_name,
                     referrer: &all[ri],
                     target: &backref.target,
                     role_ref,
                 };
-                visit(&mut r.obj, fs, &mut |v| ctx.set(v)).map_err(|e| {
+                p.visit(&mut r.obj, &mut |v| ctx.set(v)).map_err(|e| {
                     format!(
                         "updating name reference in '{}' field of {}: {e}",
                         fs.path, all[ri].cur

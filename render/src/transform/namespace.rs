@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 
 use super::Res;
-use crate::fieldspec::{FieldSpec, visit};
+use crate::fieldspec::{FieldSpec, ParsedSpec};
 
 /// Which RoleBinding subjects get the namespace.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,6 +40,7 @@ pub fn apply(
         }
         Ok(())
     };
+    let parsed = ParsedSpec::all(specs);
     for r in resources.iter_mut() {
         if r.obj.as_object().is_none_or(|m| m.is_empty()) {
             continue;
@@ -74,7 +75,8 @@ pub fn apply(
             }
         }
         let api_version = crate::resid::str_at(&r.obj, &["apiVersion"]).to_string();
-        for fs in specs {
+        for p in &parsed {
+            let fs = p.spec;
             if !gvk.is_selected_by(&fs.gvk)
                 || fs.path == "metadata/namespace"
                 || (fs.path == "metadata/name" && api_version != "v1")
@@ -82,7 +84,7 @@ pub fn apply(
             {
                 continue;
             }
-            visit(&mut r.obj, fs, &mut |v| set(v))?;
+            p.visit(&mut r.obj, &mut |v| set(v))?;
         }
     }
     let mut seen = HashSet::new();

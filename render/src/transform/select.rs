@@ -8,15 +8,16 @@ use serde_json::{Map, Value};
 
 use super::{Res, meta_map};
 use crate::kustomization::Selector;
+use crate::resid::{split_api_version, str_at};
 
 /// A compiled [`Selector`].
 #[derive(Debug)]
 pub struct Target {
-    group: Option<Regex>,
-    version: Option<Regex>,
-    kind: Option<Regex>,
-    name: Option<Regex>,
-    namespace: Option<Regex>,
+    group: Option<Pattern>,
+    version: Option<Pattern>,
+    kind: Option<Pattern>,
+    name: Option<Pattern>,
+    namespace: Option<Pattern>,
     labels: Vec<Requirement>,
     annotations: Vec<Requirement>,
 }
@@ -31,12 +32,33 @@ enum Requirement {
     NotExists(String),
 }
 
-fn anchored(pat: &str) -> Result<Option<Regex>, String> {
+/// One target field: an anchored regular expression, or the text itself
+/// when it holds no regex syntax (most targets name a kind or an object),
+/// which spares compiling a regex per patch.
+#[derive(Debug)]
+enum Pattern {
+    Exact(String),
+    Regex(Regex),
+}
+
+impl Pattern {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Pattern::Exact(s) => s == text,
+            Pattern::Regex(re) => re.is_match(text),
+        }
+    }
+}
+
+fn anchored(pat: &str) -> Result<Option<Pattern>, String> {
     if pat.is_empty() {
         return Ok(None);
     }
+    if regex::escape(pat) == pat {
+        return Ok(Some(Pattern::Exact(pat.to_string())));
+    }
     Regex::new(&format!("^(?:{pat})$"))
-        .map(Some)
+        .map(|re| Some(Pattern::Regex(re)))
         .map_err(|e| format!("invalid target regular expression `{pat}`: {e}"))
 }
 
@@ -109,14 +131,22 @@ impl Target {
     /// Whether `r` is selected: gvk by its current id, name and namespace
     /// by its current or original id.
     pub fn selects(&self, r: &Res) -> bool {
-        let cur = r.id();
-        let org = r.org_id();
-        let m = |re: &Option<Regex>, a: &str| re.as_ref().is_none_or(|re| re.is_match(a));
-        m(&self.group, &cur.gvk.group)
-            && m(&self.version, &cur.gvk.version)
-            && m(&self.kind, &cur.gvk.kind)
-            && (m(&self.name, &cur.name) || m(&self.name, &org.name))
-            && (m(&self.namespace, &cur.namespace) || m(&self.namespace, &org.namespace))
+        // Read the id fields in place: this runs for every object and
+        // every patch, and building `ResId`s here cost more than matching.
+        let obj = &r.obj;
+        let (group, version) = split_api_version(str_at(obj, &["apiVersion"]));
+        let name = str_at(obj, &["metadata", "name"]);
+        let namespace = str_at(obj, &["metadata", "namespace"]);
+        let (org_name, org_namespace) = r
+            .prev_ids
+            .first()
+            .map_or((name, namespace), |id| (&id.name, &id.namespace));
+        let m = |p: &Option<Pattern>, a: &str| p.as_ref().is_none_or(|p| p.is_match(a));
+        m(&self.kind, str_at(obj, &["kind"]))
+            && m(&self.group, group)
+            && m(&self.version, version)
+            && (m(&self.name, name) || m(&self.name, org_name))
+            && (m(&self.namespace, namespace) || m(&self.namespace, org_namespace))
             && satisfied(&self.labels, meta_map(&r.obj, "labels"))
             && satisfied(&self.annotations, meta_map(&r.obj, "annotations"))
     }
@@ -147,6 +177,30 @@ mod tests {
         })
         .unwrap();
         assert!(t.selects(&res()));
+    }
+
+    #[test]
+    fn plain_text_targets_match_whole_values_only() {
+        assert!(matches!(
+            anchored("Deployment"),
+            Ok(Some(Pattern::Exact(_)))
+        ));
+        assert!(matches!(anchored("web-a"), Ok(Some(Pattern::Regex(_)))));
+        for (kind, selected) in [
+            ("Deployment", true),
+            ("Deploy", false),
+            ("deployment", false),
+        ] {
+            let sel = Selector {
+                kind: kind.into(),
+                ..Default::default()
+            };
+            assert_eq!(
+                Target::new(&sel).unwrap().selects(&res()),
+                selected,
+                "{kind}"
+            );
+        }
     }
 
     #[test]

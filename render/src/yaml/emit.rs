@@ -166,8 +166,21 @@ impl Emitter<'_> {
             Value::Bool(true) => self.plain_token("true"),
             Value::Bool(false) => self.plain_token("false"),
             Value::Number(n) => {
-                let text = format_number(n);
-                self.plain_token(&text);
+                if let Some(i) = n.as_i64() {
+                    // Integers are by far the common number: write them
+                    // without a temporary String.
+                    if !self.whitespace {
+                        self.put(' ');
+                    }
+                    let start = self.out.len();
+                    let _ = write!(self.out, "{i}");
+                    self.column += self.out.len() - start;
+                    self.whitespace = false;
+                    self.indention = false;
+                } else {
+                    let text = format_number(n);
+                    self.plain_token(&text);
+                }
             }
             Value::String(s) => self.string_scalar(s, ctx),
             Value::Array(items) if items.is_empty() => {
@@ -199,6 +212,11 @@ impl Emitter<'_> {
         self.increase_indent(false, false);
         for (key, value) in sorted_entries(map) {
             self.write_indent();
+            if key.len() <= MAX_SIMPLE_KEY_LEN && self.plain_word(key) {
+                self.write_indicator(":", false, false, false);
+                self.node(value, Context::MAPPING_VALUE, depth + 1)?;
+                continue;
+            }
             let analysis = analyze(key);
             if !analysis.multiline && key.len() <= MAX_SIMPLE_KEY_LEN {
                 self.string_scalar_analyzed(key, &analysis, Context::SIMPLE_KEY);
@@ -227,7 +245,24 @@ impl Emitter<'_> {
         self.indention = false;
     }
 
+    /// Writes `s` plain when it is a [`is_simple_word`] that reads back
+    /// as a string, which covers most names, labels and images; returns
+    /// false (having written nothing) otherwise. For such words libyaml's
+    /// analysis allows every style and there is nothing to fold, so the
+    /// full scalar path would write the same bytes, only slower.
+    fn plain_word(&mut self, s: &str) -> bool {
+        if !is_simple_word(s) || !resolve::resolves_to_string(s) || resolve::is_base60_float(s) {
+            return false;
+        }
+        // Simple words are ASCII: bytes are characters.
+        self.plain_token(s);
+        true
+    }
+
     fn string_scalar(&mut self, s: &str, ctx: Context) {
+        if self.plain_word(s) {
+            return;
+        }
         let analysis = analyze(s);
         self.string_scalar_analyzed(s, &analysis, ctx);
     }
@@ -635,6 +670,21 @@ fn select_style(s: &str, analysis: &Analysis, ctx: Context) -> Style {
     style
 }
 
+/// A non-empty ASCII word of letters, digits and `_ . / -` that does not
+/// start with `-` or `.` (which could make a block indicator or `---` /
+/// `...`): libyaml's analysis finds nothing in it that forbids plain style
+/// (no indicators, spaces, breaks or special characters), so only the
+/// resolver decides between plain and double quotes.
+fn is_simple_word(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    match bytes.first() {
+        None | Some(b'-' | b'.') => false,
+        Some(_) => bytes
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/')),
+    }
+}
+
 fn is_break(c: char) -> bool {
     matches!(c, '\r' | '\n' | '\u{85}' | '\u{2028}' | '\u{2029}')
 }
@@ -867,6 +917,64 @@ mod tests {
 
     use super::*;
     use serde_json::json;
+
+    /// Writes `s` as a key and as a value, through the fast path for plain
+    /// words or (`full`) through libyaml's analysis alone.
+    fn key_and_value(s: &str, full: bool) -> String {
+        let mut out = String::new();
+        let mut e = Emitter {
+            out: &mut out,
+            column: 0,
+            indent: 0,
+            whitespace: true,
+            indention: true,
+        };
+        for ctx in [Context::SIMPLE_KEY, Context::MAPPING_VALUE] {
+            if full || !e.plain_word(s) {
+                e.string_scalar_analyzed(s, &analyze(s), ctx);
+            }
+            e.write_indicator(":", false, false, false);
+        }
+        out
+    }
+
+    #[test]
+    fn plain_word_fast_path_writes_what_the_analysis_writes() {
+        let words = [
+            "web",
+            "app-0001",
+            "a_b/c.d",
+            "Deployment",
+            "v1",
+            "1.0",
+            "012",
+            "0x1F",
+            "123",
+            "1e3",
+            "true",
+            "True",
+            "yes",
+            "Y",
+            "n",
+            "on",
+            "off",
+            "null",
+            "Null",
+            "NaN",
+            "inf",
+            "2024-01-01",
+            "-x",
+            ".x",
+            "---",
+            "x-",
+            "x.",
+            "a.b.c",
+        ];
+        for w in words {
+            assert_eq!(key_and_value(w, false), key_and_value(w, true), "{w}");
+        }
+        assert!(!is_simple_word("-") && !is_simple_word("") && !is_simple_word("a b"));
+    }
 
     /// Wraps `data` the way the oracle's ConfigMap does and returns the text
     /// under `data:` (the lines between `data:` and `kind:`).
