@@ -13,7 +13,7 @@ use rudder_reconciler::sync::SyncOptions;
 use rudder_reconciler::target::Target;
 use serde_json::Value;
 
-use crate::render_cmd::parse_vars;
+use crate::render_cmd;
 
 /// Arguments naming the source, the cluster and the ApplySet.
 #[derive(clap::Args, Debug)]
@@ -59,14 +59,8 @@ pub struct ClusterArgs {
 impl ClusterArgs {
     /// Renders DIR; the error is the renderer's own (file and line).
     pub fn render(&self) -> anyhow::Result<Vec<Value>> {
-        let options = rudder_render::RenderOptions {
-            vars: parse_vars(&self.vars)?,
-        };
-        let rendered = rudder_render::render_dir(&self.path, &options)
+        let rendered = render_cmd::render(&self.path, &self.vars)
             .with_context(|| format!("rendering {}", self.path.display()))?;
-        for warning in &rendered.warnings {
-            eprintln!("{warning}");
-        }
         Ok(rendered.objects)
     }
 

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, bail};
 
@@ -19,7 +19,7 @@ pub struct RenderArgs {
     pub vars: Vec<String>,
 }
 
-pub fn parse_vars(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+fn parse_vars(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for item in list {
         let Some((name, value)) = item.split_once('=') else {
@@ -33,12 +33,23 @@ pub fn parse_vars(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
+/// Renders `dir` with `--var` values, warnings to stderr: what `render`,
+/// `sync` and `diff` all start with. A render error is the renderer's own,
+/// which already names the file (and line).
+pub fn render(dir: &Path, vars: &[String]) -> anyhow::Result<rudder_render::Rendered> {
+    let options = rudder_render::RenderOptions {
+        vars: parse_vars(vars)?,
+    };
+    let rendered = rudder_render::render_dir(dir, &options)?;
+    for warning in &rendered.warnings {
+        eprintln!("{warning}");
+    }
+    Ok(rendered)
+}
+
 /// Runs the subcommand.
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
-    let options = rudder_render::RenderOptions {
-        vars: parse_vars(&args.vars)?,
-    };
-    let rendered = match rudder_render::render_dir(&args.dir, &options) {
+    let rendered = match render(&args.dir, &args.vars) {
         Ok(r) => r,
         Err(e) => {
             // One line, no backtrace: the message already names the file.
@@ -46,9 +57,6 @@ pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
             std::process::exit(1);
         }
     };
-    for w in &rendered.warnings {
-        eprintln!("{w}");
-    }
     let text =
         rudder_render::yaml::emit::to_yaml_stream(&rendered.objects).context("writing YAML")?;
     let mut stdout = std::io::stdout().lock();

@@ -72,10 +72,11 @@ pub enum ApplyError {
 impl ApplyError {
     /// A failure of the connection rather than of this object.
     pub fn is_transport(&self) -> bool {
-        matches!(
-            self,
-            ApplyError::Transport { .. } | ApplyError::Target(TargetError::Discovery { .. })
-        )
+        match self {
+            ApplyError::Transport { .. } => true,
+            ApplyError::Target(error) => error.is_transport(),
+            _ => false,
+        }
     }
 }
 
@@ -97,11 +98,9 @@ pub async fn apply_object(
         object: object_name.clone(),
         message,
     };
-    let force = object::force_conflicts(&desired.object).map_err(|e| invalid(e.to_string()))?;
+    let (api, params) = apply_request(target, desired).await?;
     let recreate = options.recreate
         || object::recreate_allowed(&desired.object).map_err(|e| invalid(e.to_string()))?;
-    let resolved = target.resolve(reference).await?;
-    let api = target.api_for(&resolved, reference.namespace.as_deref());
     let transport = |source: kube::Error| ApplyError::Transport {
         object: object_name.clone(),
         cluster: target.name().to_string(),
@@ -131,8 +130,6 @@ pub async fn apply_object(
         }
     }
 
-    let mut params = PatchParams::apply(FIELD_MANAGER);
-    params.force = force;
     let existed = live.is_some();
     let result = api
         .patch(&reference.name, &params, &Patch::Apply(&desired.object))
@@ -163,22 +160,37 @@ pub async fn apply_object(
     })
 }
 
+/// What every server-side apply of `desired` needs: the API for its kind
+/// and namespace, and rudder's apply parameters, forced unless the object
+/// says `rudder.io/force-conflicts: "false"`.
+async fn apply_request(
+    target: &Target,
+    desired: &DesiredObject,
+) -> Result<(kube::Api<DynamicObject>, PatchParams), ApplyError> {
+    let force = object::force_conflicts(&desired.object).map_err(|e| ApplyError::Invalid {
+        object: desired.reference.to_string(),
+        message: e.to_string(),
+    })?;
+    let resolved = target.resolve(&desired.reference).await?;
+    let api = target.api_for(&resolved, desired.reference.namespace.as_deref());
+    let mut params = PatchParams::apply(FIELD_MANAGER);
+    params.force = force;
+    Ok((api, params))
+}
+
 /// What the server would make of `desired`: a server-side apply with
 /// `dryRun=All` (forced, as a real sync is unless the object says
 /// otherwise). Nothing is written. Used by `rudder diff`.
 pub async fn dry_run_object(target: &Target, desired: &DesiredObject) -> Result<Value, ApplyError> {
     let reference = &desired.reference;
     let object_name = reference.to_string();
-    let force = object::force_conflicts(&desired.object).map_err(|e| ApplyError::Invalid {
-        object: object_name.clone(),
-        message: e.to_string(),
-    })?;
-    let resolved = target.resolve(reference).await?;
-    let api = target.api_for(&resolved, reference.namespace.as_deref());
-    let mut params = PatchParams::apply(FIELD_MANAGER).dry_run();
-    params.force = force;
+    let (api, params) = apply_request(target, desired).await?;
     let response = api
-        .patch(&reference.name, &params, &Patch::Apply(&desired.object))
+        .patch(
+            &reference.name,
+            &params.dry_run(),
+            &Patch::Apply(&desired.object),
+        )
         .await
         .map_err(|e| classify(e, &object_name, target.name()))?;
     serde_json::to_value(&response).map_err(|e| ApplyError::Invalid {

@@ -54,6 +54,11 @@ impl ApplySetId {
         Self(format!("applyset-{}-v1", URL_SAFE_NO_PAD.encode(digest)))
     }
 
+    /// The label selector that lists this set's members (for LIST and WATCH).
+    pub fn member_selector(&self) -> String {
+        format!("{PART_OF_LABEL}={}", self.0)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -97,7 +102,7 @@ impl ApplySetParent {
 
     /// The label selector that lists this set's members (for LIST and WATCH).
     pub fn member_selector(&self) -> String {
-        format!("{PART_OF_LABEL}={}", self.id())
+        self.id().member_selector()
     }
 
     /// The labels and annotations the parent carries for a set holding

@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use kube::api::{Api, ListParams};
 use serde_json::Value;
 
-use crate::applyset::{ApplySetId, PART_OF_LABEL};
+use crate::applyset::ApplySetId;
 use crate::fingerprint::fingerprint;
 use crate::inventory::Inventory;
 use crate::object::{DesiredObject, ObjectKey, ObjectRef};
@@ -22,6 +22,17 @@ pub struct LiveMembers {
     pub objects: BTreeMap<ObjectKey, Value>,
 }
 
+/// One reference per apiVersion and kind among `references`, in first-seen
+/// order: what to LIST or WATCH once.
+pub fn one_per_kind<'a>(references: impl IntoIterator<Item = &'a ObjectRef>) -> Vec<ObjectRef> {
+    let mut seen = BTreeSet::new();
+    references
+        .into_iter()
+        .filter(|r| seen.insert((&r.group, &r.version, &r.kind)))
+        .cloned()
+        .collect()
+}
+
 /// Lists, once per kind, the live objects labelled as members of `id`, for
 /// every kind that is desired or in the inventory.
 pub async fn list_members(
@@ -29,18 +40,8 @@ pub async fn list_members(
     id: &ApplySetId,
     kinds: impl IntoIterator<Item = &ObjectRef>,
 ) -> Result<LiveMembers, TargetError> {
-    let mut seen = BTreeSet::new();
-    let mut kinds_to_list = Vec::new();
-    for reference in kinds {
-        if seen.insert((
-            reference.group.clone(),
-            reference.version.clone(),
-            reference.kind.clone(),
-        )) {
-            kinds_to_list.push(reference.clone());
-        }
-    }
-    let selector = format!("{PART_OF_LABEL}={id}");
+    let kinds_to_list = one_per_kind(kinds);
+    let selector = id.member_selector();
     let lists = kinds_to_list.iter().map(|reference| {
         let selector = selector.clone();
         async move {
@@ -53,7 +54,7 @@ pub async fn list_members(
             let list = api
                 .list(&ListParams::default().labels(&selector))
                 .await
-                .map_err(|source| target.read_failed(reference, source))?;
+                .map_err(|source| target.read_failed(reference.group_kind(), source))?;
             Ok(list
                 .items
                 .into_iter()

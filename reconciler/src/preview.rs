@@ -14,7 +14,7 @@ use crate::apply::{self, ApplyError};
 use crate::diff::object_diff;
 use crate::live;
 use crate::object::{DesiredObject, ObjectRef};
-use crate::plan::{self, PruneDecision, RenderOutcome};
+use crate::plan::PruneDecision;
 use crate::sync::{self, SyncError, SyncOptions};
 use crate::target::{Target, TargetError};
 
@@ -75,16 +75,8 @@ pub async fn preview(
     }
 
     if options.plan.prune {
-        let previous = stored.inventory;
-        let unlabelled = sync::unlabelled_members(target, &previous, &members).await?;
-        let facts = live::live_facts(&desired, &previous, &members, &unlabelled);
-        let plan = plan::plan(
-            RenderOutcome::Rendered(desired),
-            &previous,
-            &facts,
-            &options.plan,
-        )
-        .map_err(|e| SyncError::Invalid(e.to_string()))?;
+        let plan =
+            sync::plan_observed(target, Ok(desired), &stored.inventory, &members, options).await?;
         preview
             .notes
             .extend(plan.kept.iter().map(ToString::to_string));

@@ -187,18 +187,7 @@ pub async fn sync_observed(
     let previous = stored.inventory;
     let render_failed = desired.is_err();
     let mut summary = SyncSummary::new();
-
-    // Members outside our LIST that may still exist: ask for each one, so a
-    // foreign object is never pruned and a deleted one is re-created.
-    let unlabelled = unlabelled_members(target, &previous, members).await?;
-    let desired_objects = desired.as_deref().unwrap_or_default();
-    let facts = live::live_facts(desired_objects, &previous, members, &unlabelled);
-    let outcome = match desired {
-        Ok(objects) => RenderOutcome::Rendered(objects),
-        Err(error) => RenderOutcome::Failed { error },
-    };
-    let mut plan = plan::plan(outcome, &previous, &facts, &options.plan)
-        .map_err(|e| SyncError::Invalid(e.to_string()))?;
+    let mut plan = plan_observed(target, desired, &previous, members, options).await?;
 
     let mut inventory = Inventory::new();
     for entry in &plan.unchanged {
@@ -347,6 +336,27 @@ pub async fn sync_observed(
     })
 }
 
+/// The plan of a sync from observed state. Members outside our LIST that
+/// may still exist are asked for one by one, so a foreign object is never
+/// pruned and a deleted one is re-created.
+pub(crate) async fn plan_observed(
+    target: &Target,
+    desired: Result<Vec<DesiredObject>, String>,
+    previous: &Inventory,
+    members: &LiveMembers,
+    options: &SyncOptions,
+) -> Result<plan::Plan, SyncError> {
+    let unlabelled = unlabelled_members(target, previous, members).await?;
+    let desired_objects = desired.as_deref().unwrap_or_default();
+    let facts = live::live_facts(desired_objects, previous, members, &unlabelled);
+    let outcome = match desired {
+        Ok(objects) => RenderOutcome::Rendered(objects),
+        Err(error) => RenderOutcome::Failed { error },
+    };
+    plan::plan(outcome, previous, &facts, &options.plan)
+        .map_err(|e| SyncError::Invalid(e.to_string()))
+}
+
 fn keep_all(previous: &Inventory, references: &[ObjectRef], inventory: &mut Inventory) {
     for reference in references {
         if let Some(entry) = previous.get(&reference.key()) {
@@ -357,7 +367,7 @@ fn keep_all(previous: &Inventory, references: &[ObjectRef], inventory: &mut Inve
 
 /// Inventory members missing from the label-selected LIST: GET each one to
 /// tell a deleted object from one that lost (or never had) our label.
-pub(crate) async fn unlabelled_members(
+async fn unlabelled_members(
     target: &Target,
     previous: &Inventory,
     members: &LiveMembers,

@@ -8,6 +8,7 @@
 //! forgotten for a group when a CRD stage changed it.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use kube::api::{Api, DynamicObject};
@@ -42,6 +43,23 @@ pub enum TargetError {
         #[source]
         source: kube::Error,
     },
+    #[error("cluster {cluster}: reading {what} failed: {source} (is the apiserver reachable?)")]
+    Read {
+        cluster: String,
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+}
+
+impl TargetError {
+    /// A failure of the connection to the cluster rather than of a kind.
+    pub fn is_transport(&self) -> bool {
+        matches!(
+            self,
+            TargetError::Discovery { .. } | TargetError::Read { .. }
+        )
+    }
 }
 
 type GroupResources = Arc<Vec<(ApiResource, ApiCapabilities)>>;
@@ -179,11 +197,12 @@ impl Target {
         }
     }
 
-    /// The error for a failed read of `reference`'s kind.
-    pub fn read_failed(&self, reference: &ObjectRef, source: kube::Error) -> TargetError {
-        TargetError::Discovery {
+    /// The error for a failed LIST or GET of `what` (e.g. `Deployment.apps`
+    /// or `ConfigMap/shop/settings`).
+    pub fn read_failed(&self, what: impl fmt::Display, source: kube::Error) -> TargetError {
+        TargetError::Read {
             cluster: self.name.clone(),
-            api_version: reference.api_version(),
+            what: what.to_string(),
             source,
         }
     }

@@ -120,17 +120,12 @@ impl DriftWatcher {
         desired: Vec<DesiredObject>,
         report: &SyncReport,
     ) -> Result<Self, SyncError> {
-        let mut kinds: Vec<ObjectRef> = Vec::new();
-        let mut seen = BTreeSet::new();
-        for reference in desired
-            .iter()
-            .map(|d| &d.reference)
-            .chain(report.inventory.references())
-        {
-            if seen.insert((&reference.group, &reference.version, &reference.kind)) {
-                kinds.push(reference.clone());
-            }
-        }
+        let kinds = live::one_per_kind(
+            desired
+                .iter()
+                .map(|d| &d.reference)
+                .chain(report.inventory.references()),
+        );
         let (sender, events) = mpsc::unbounded_channel();
         let selector = options.parent.member_selector();
         let mut tasks = Vec::new();

@@ -228,29 +228,12 @@ struct Id {
     namespace: String,
 }
 
-fn str_at<'a>(v: &'a Value, path: &[&str]) -> &'a str {
-    let mut cur = v;
-    for p in path {
-        match cur.get(p) {
-            Some(x) => cur = x,
-            None => return "",
-        }
-    }
-    cur.as_str().unwrap_or("")
-}
-
-fn split_api_version(av: &str) -> (String, String) {
-    match av.split_once('/') {
-        Some((g, v)) => (g.to_string(), v.to_string()),
-        None => (String::new(), av.to_string()),
-    }
-}
-
 /// The current id and the ids the object had before kustomize renamed it
 /// (`previous`, oldest first). As in kustomize, earlier ids keep only their
 /// kind, name and namespace: group and version are the current ones.
 fn ids_of(obj: &Value, previous: &[ResId]) -> Vec<Id> {
     let (group, version) = split_api_version(str_at(obj, &["apiVersion"]));
+    let (group, version) = (group.to_string(), version.to_string());
     let mut ids = vec![Id {
         group: group.clone(),
         version: version.clone(),
@@ -268,7 +251,8 @@ fn ids_of(obj: &Value, previous: &[ResId]) -> Vec<Id> {
     ids
 }
 
-use crate::resid::{ResId, effective_namespace};
+use crate::resid::{ResId, effective_namespace, split_api_version, str_at};
+use crate::transform::select::split_requirements;
 
 /// kustomize's `ResId.IsSelectedBy`: every non-empty selector field equals;
 /// namespaces compare after `""` → `default`.
@@ -337,23 +321,6 @@ pub(crate) fn matches_selector(obj: &Value, field: &str, selector: &str) -> Resu
         }
     }
     Ok(true)
-}
-
-fn split_requirements(s: &str) -> Vec<&str> {
-    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
-    for (i, c) in s.char_indices() {
-        match c {
-            '(' => depth += 1,
-            ')' => depth -= 1,
-            ',' if depth == 0 => {
-                out.push(&s[start..i]);
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(&s[start..]);
-    out
 }
 
 /// `key in (a,b)` / `key notin (a,b)` → (key, values, negated).

@@ -171,14 +171,7 @@ impl ObjRef {
     }
 }
 
-fn str_at<'a>(obj: &'a Value, path: &[&str]) -> &'a str {
-    path.iter()
-        .try_fold(obj, |cur, p| cur.get(p))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-}
-
-use crate::resid::effective_namespace;
+use crate::resid::{effective_namespace, str_at};
 
 /// Whether `obj` (by its current id, or an id it had before kustomize
 /// renamed it, from the `internal.config.kubernetes.io/previous*`

@@ -62,23 +62,29 @@ fn anchored(pat: &str) -> Result<Option<Pattern>, String> {
         .map_err(|e| format!("invalid target regular expression `{pat}`: {e}"))
 }
 
-/// Parses a Kubernetes label selector string.
-fn requirements(sel: &str) -> Result<Vec<Requirement>, String> {
-    let mut out = Vec::new();
-    let mut parts = Vec::new();
-    let (mut depth, mut start) = (0, 0);
-    for (i, c) in sel.char_indices() {
+/// A label selector string split into its requirements at the commas that
+/// are not inside a `(x,y)` value set.
+pub(crate) fn split_requirements(s: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut start) = (Vec::new(), 0i32, 0);
+    for (i, c) in s.char_indices() {
         match c {
             '(' => depth += 1,
             ')' => depth -= 1,
             ',' if depth == 0 => {
-                parts.push(&sel[start..i]);
+                out.push(&s[start..i]);
                 start = i + 1;
             }
             _ => {}
         }
     }
-    parts.push(&sel[start..]);
+    out.push(&s[start..]);
+    out
+}
+
+/// Parses a Kubernetes label selector string.
+fn requirements(sel: &str) -> Result<Vec<Requirement>, String> {
+    let mut out = Vec::new();
+    let parts = split_requirements(sel);
     let set = |s: &str| -> Result<Vec<String>, String> {
         let inner = s.trim().strip_prefix('(').and_then(|s| s.strip_suffix(')'));
         let inner = inner.ok_or_else(|| format!("invalid selector `{sel}`: expected (values)"))?;
