@@ -66,41 +66,7 @@ impl ClusterArgs {
 
     /// Connects to the cluster named by the kubeconfig arguments.
     pub async fn target(&self) -> anyhow::Result<(Target, String)> {
-        let options = KubeConfigOptions {
-            context: self.context.clone(),
-            ..KubeConfigOptions::default()
-        };
-        let (config, name) = match &self.kubeconfig {
-            Some(path) => {
-                let kubeconfig = Kubeconfig::read_from(path)
-                    .with_context(|| format!("reading kubeconfig {}", path.display()))?;
-                let name = self
-                    .context
-                    .clone()
-                    .or_else(|| kubeconfig.current_context.clone());
-                let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
-                    .await
-                    .with_context(|| format!("loading kubeconfig {}", path.display()))?;
-                (config, name)
-            }
-            None if self.context.is_some() => {
-                let config = kube::Config::from_kubeconfig(&options)
-                    .await
-                    .context("loading the kubeconfig")?;
-                (config, self.context.clone())
-            }
-            None => {
-                let config = kube::Config::infer()
-                    .await
-                    .context("finding a cluster (no --kubeconfig given; tried $KUBECONFIG, ~/.kube/config and the in-cluster service account)")?;
-                (config, None)
-            }
-        };
-        let name = name.unwrap_or_else(|| config.cluster_url.to_string());
-        let default_namespace = config.default_namespace.clone();
-        let client = kube::Client::try_from(config)
-            .with_context(|| format!("cluster {name}: building the client"))?;
-        Ok((Target::new(client, name), default_namespace))
+        connect(self.kubeconfig.as_deref(), self.context.as_deref()).await
     }
 
     /// The sync options these arguments ask for.
@@ -127,6 +93,49 @@ impl ClusterArgs {
     }
 }
 
+/// Connects to the cluster a kubeconfig (or, without one, `$KUBECONFIG`,
+/// `~/.kube/config` or the in-cluster service account, as kube's
+/// `Config::infer` does) names; returns it with its default namespace.
+pub async fn connect(
+    kubeconfig: Option<&Path>,
+    context: Option<&str>,
+) -> anyhow::Result<(Target, String)> {
+    let options = KubeConfigOptions {
+        context: context.map(str::to_owned),
+        ..KubeConfigOptions::default()
+    };
+    let (config, name) = match kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .with_context(|| format!("reading kubeconfig {}", path.display()))?;
+            let name = context
+                .map(str::to_owned)
+                .or_else(|| kubeconfig.current_context.clone());
+            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
+                .await
+                .with_context(|| format!("loading kubeconfig {}", path.display()))?;
+            (config, name)
+        }
+        None if context.is_some() => {
+            let config = kube::Config::from_kubeconfig(&options)
+                .await
+                .context("loading the kubeconfig")?;
+            (config, context.map(str::to_owned))
+        }
+        None => {
+            let config = kube::Config::infer()
+                .await
+                .context("finding a cluster (no --kubeconfig given; tried $KUBECONFIG, ~/.kube/config and the in-cluster service account)")?;
+            (config, None)
+        }
+    };
+    let name = name.unwrap_or_else(|| config.cluster_url.to_string());
+    let default_namespace = config.default_namespace.clone();
+    let client =
+        kube::Client::try_from(config).with_context(|| format!("cluster {name}: building the client"))?;
+    Ok((Target::new(client, name), default_namespace))
+}
+
 /// The ApplySet name for a directory: its path inside the enclosing Git
 /// work tree (or its own name outside one), as a DNS label:
 /// `clusters/us-east-1` → `clusters-us-east-1`.
@@ -142,7 +151,7 @@ pub fn default_set_name(dir: &Path) -> anyhow::Result<String> {
 
 /// Lower case, `[a-z0-9-]` only, no leading/trailing/double `-`, at most
 /// 63 characters; `root` when nothing is left.
-fn dns_label(text: &str) -> String {
+pub fn dns_label(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars().flat_map(char::to_lowercase) {
         if c.is_ascii_alphanumeric() {

@@ -9,7 +9,12 @@ use clap::{Parser, Subcommand};
 
 mod cluster_args;
 mod diff_cmd;
+mod leader;
 mod render_cmd;
+mod run;
+mod server;
+mod source;
+mod status;
 mod sync_cmd;
 
 /// rudder: a GitOps pull agent for multi-region Kubernetes.
@@ -34,6 +39,9 @@ enum Command {
     Sync(sync_cmd::SyncArgs),
     /// Show what `rudder sync` would change (exit 0 none, 1 some, 2 error).
     Diff(diff_cmd::DiffArgs),
+    /// The agent: follow a Git repository, keep this region in sync, heal
+    /// drift, and serve status, metrics and webhooks over HTTP.
+    Run(Box<run::config::RunArgs>),
 }
 
 fn main() -> ExitCode {
@@ -44,26 +52,33 @@ fn main() -> ExitCode {
             println!("rudder {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Sync(args) => report(with_runtime(sync_cmd::run(&args)), 1),
+        Command::Sync(args) => report(with_runtime(sync_cmd::run(&args), false), 1),
         // `kubectl diff` exits 2 on error; so does rudder diff.
-        Command::Diff(args) => report(with_runtime(diff_cmd::run(&args)), 2),
+        Command::Diff(args) => report(with_runtime(diff_cmd::run(&args), false), 2),
+        Command::Run(args) => {
+            let json = args.log_format == "json";
+            report(with_runtime(run::run(*args), json), 1)
+        }
     }
 }
 
 /// Runs a cluster command on a Tokio runtime, with logs on stderr
-/// (`RUDDER_LOG`, default `info`). `render` needs neither and starts faster
-/// without them.
+/// (`RUDDER_LOG`, default `info`; one JSON object per line with `json`).
+/// `render` needs neither and starts faster without them.
 fn with_runtime<F: Future<Output = anyhow::Result<ExitCode>>>(
     command: F,
+    json: bool,
 ) -> anyhow::Result<ExitCode> {
-    tracing_subscriber::fmt()
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RUDDER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let logs = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("RUDDER_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
+        .with_env_filter(filter);
+    if json {
+        logs.json().init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

@@ -6,12 +6,14 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use rudder_reconciler::app::{App, Observe, SyncResult};
 use rudder_reconciler::health::AggregateHealth;
 use rudder_reconciler::sync;
 use rudder_reconciler::wait;
-use rudder_reconciler::watch::{DriftWatcher, WatchReport};
+use rudder_reconciler::watch::WatchReport;
 
 use crate::cluster_args::{ClusterArgs, parse_duration};
+use crate::run::shutdown_signal;
 
 /// Arguments of `rudder sync`.
 #[derive(clap::Args, Debug)]
@@ -43,30 +45,13 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let rendered = args.cluster.render()?;
     let (target, default_namespace) = args.cluster.target().await?;
     let options = args.cluster.sync_options(default_namespace)?;
-    let mut backoff = RETRY_FIRST;
-    let (desired, report) = loop {
-        let attempt = async {
-            let desired = sync::prepare(&target, rendered.clone(), &options).await?;
-            let report = sync::sync_desired(&target, Ok(desired.clone()), &options).await?;
-            Ok::<_, sync::SyncError>((desired, report))
-        };
-        match attempt.await {
-            Ok(done) => break done,
-            // The agent's loop does not give up on a cluster that is down.
-            Err(error) if args.watch => {
-                tracing::warn!(%error, retry_in_s = backoff.as_secs(), "sync failed; retrying");
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = shutdown_signal() => return Ok(ExitCode::FAILURE),
-                }
-                backoff = (backoff * 2).min(RETRY_MAX);
-            }
-            Err(error) => return Err(error.into()),
-        }
-    };
+    if args.watch {
+        return watch(args, target, options, rendered).await;
+    }
+    let desired = sync::prepare(&target, rendered, &options).await?;
+    let report = sync::sync_desired(&target, Ok(desired.clone()), &options).await?;
     print!("{}", report.summary);
     let mut ok = report.succeeded();
-
     if args.wait && ok {
         let members: Vec<_> = desired.iter().map(|d| d.reference.clone()).collect();
         let health = wait::wait_for_health(&target, &options.parent, &members, args.timeout)
@@ -83,10 +68,6 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<ExitCode> {
         }
         ok = health.aggregate == AggregateHealth::Healthy;
     }
-
-    if args.watch {
-        watch(target, options, desired, &report, args.resync).await?;
-    }
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
@@ -94,63 +75,97 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// The agent's loop without Git: heal each drifted member as it happens,
-/// resync from the cache now and then, stop on a signal.
+/// The agent's loop without Git, as a thin client of the reconciler's
+/// [`App`]: sync (retrying while the cluster is unreachable), optionally
+/// wait for health from the watch cache, then heal each drifted member as
+/// it happens and resync from the cache now and then, until a signal.
 async fn watch(
+    args: &SyncArgs,
     target: rudder_reconciler::target::Target,
     options: sync::SyncOptions,
-    desired: Vec<rudder_reconciler::object::DesiredObject>,
-    report: &sync::SyncReport,
-    resync_every: Duration,
-) -> anyhow::Result<()> {
-    let mut watcher = DriftWatcher::start(target, options, desired, report).await?;
-    tracing::info!("watching for drift");
-    let mut resync = tokio::time::interval(resync_every);
-    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    resync.tick().await;
+    rendered: Vec<serde_json::Value>,
+) -> anyhow::Result<ExitCode> {
+    const REVISION: &str = "local";
+    let name = options.parent.name.clone();
+    let mut app = App::new(name, target, options);
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
+    let mut backoff = RETRY_FIRST;
+    let report = loop {
+        let report = app.sync(REVISION, rendered.clone(), Observe::Fresh).await;
+        match &report.error {
+            // The agent's loop does not give up on a cluster that is down.
+            Some(error) => {
+                tracing::warn!(error = %error.message, retry_in_s = backoff.as_secs(), "sync failed; retrying");
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = &mut shutdown => return Ok(ExitCode::FAILURE),
+                }
+                backoff = (backoff * 2).min(RETRY_MAX);
+            }
+            None => break report,
+        }
+    };
+    print!("{report}");
+    let mut ok = report.result == SyncResult::Synced;
+    if args.wait && ok {
+        let started = std::time::Instant::now();
+        let verdict = loop {
+            let verdict = app.health();
+            let settled = verdict
+                .as_ref()
+                .is_some_and(|v| v.aggregate != AggregateHealth::Progressing);
+            if settled || started.elapsed() >= args.timeout {
+                break verdict;
+            }
+            tokio::select! {
+                drift = app.next_drift() => log_drift(drift),
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+            }
+        };
+        if let Some(verdict) = verdict {
+            println!("health: {} after {:.1} s", verdict.aggregate, started.elapsed().as_secs_f64());
+            for o in &verdict.not_current {
+                println!("  {}: {}: {}", o.object, o.status, o.message);
+            }
+            ok = verdict.aggregate == AggregateHealth::Healthy;
+        }
+    }
+    tracing::info!("watching for drift");
+    let mut resync = tokio::time::interval(args.resync);
+    resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    resync.tick().await;
     loop {
         tokio::select! {
-            report = watcher.next() => match report {
-                WatchReport::Corrected(c) => match c.result {
-                    Ok(()) => tracing::info!(
-                        object = %c.reference, cause = %c.cause,
-                        took_ms = c.took.as_millis() as u64, "drift healed"),
-                    Err(error) => tracing::warn!(
-                        object = %c.reference, cause = %c.cause, %error, "drift not healed"),
-                },
-                WatchReport::WatchFailed { kind, error } => {
-                    tracing::warn!(%kind, %error, "watch failed; retrying with backoff")
+            drift = app.next_drift() => log_drift(drift),
+            _ = resync.tick() => {
+                let report = app.sync(REVISION, rendered.clone(), Observe::Cached).await;
+                if report.counts.changed() || report.result != SyncResult::Synced {
+                    tracing::info!(summary = %report.to_string().trim_end(), "resync");
                 }
-            },
-            _ = resync.tick() => match watcher.resync().await {
-                Ok(report) => {
-                    let counts = report.summary.counts();
-                    if counts.created + counts.configured + counts.pruned + counts.failed > 0 {
-                        tracing::info!(summary = %report.summary.to_string().trim_end(), "resync");
-                    }
-                }
-                Err(error) => tracing::warn!(%error, "resync failed; will retry"),
-            },
+            }
             _ = &mut shutdown => break,
         }
     }
-    println!("stopped; {} drift corrections", watcher.corrections());
-    Ok(())
+    println!("stopped; {} drift corrections", app.corrections());
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
-/// Resolves on SIGINT or SIGTERM.
-async fn shutdown_signal() {
-    let mut terminate =
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async {
-            match terminate.as_mut() {
-                Some(signal) => { signal.recv().await; }
-                None => std::future::pending::<()>().await,
-            }
-        } => {}
+fn log_drift(report: WatchReport) {
+    match report {
+        WatchReport::Corrected(c) => match c.result {
+            Ok(()) => tracing::info!(
+                object = %c.reference, cause = %c.cause,
+                took_ms = c.took.as_millis() as u64, "drift healed"),
+            Err(error) => tracing::warn!(
+                object = %c.reference, cause = %c.cause, %error, "drift not healed"),
+        },
+        WatchReport::WatchFailed { kind, error } => {
+            tracing::warn!(%kind, %error, "watch failed; retrying with backoff")
+        }
     }
 }

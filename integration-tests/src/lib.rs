@@ -10,6 +10,7 @@
 //! removes its directories.
 #![forbid(unsafe_code)]
 
+pub mod agent;
 pub mod cluster;
 pub mod controlplane;
 pub mod fleet;

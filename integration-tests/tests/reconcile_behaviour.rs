@@ -74,7 +74,7 @@ fn failures(report: &SyncReport) -> Vec<String> {
         .objects
         .iter()
         .filter_map(|o| match &o.outcome {
-            Outcome::Failed { error } => Some(error.clone()),
+            Outcome::Failed { error, .. } => Some(error.clone()),
             _ => None,
         })
         .collect()

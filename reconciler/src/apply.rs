@@ -14,13 +14,76 @@ use crate::object::{self, DesiredObject, ObjectHash};
 use crate::takeover::takeover_managed_fields;
 use crate::target::{Target, TargetError};
 
-/// rudder's field manager.
+/// rudder's field manager when none is configured (`rudder sync`). The agent
+/// gives each app its own, `rudder/<app>`, so two apps never strip each
+/// other's fields.
 pub const FIELD_MANAGER: &str = "rudder";
 
 #[derive(Debug, Clone)]
 pub struct ApplyOptions {
     /// Delete and recreate on immutable-field errors for every object.
     pub recreate: bool,
+    /// The server-side apply field manager.
+    pub field_manager: String,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        Self {
+            recreate: false,
+            field_manager: FIELD_MANAGER.to_string(),
+        }
+    }
+}
+
+/// Why an object could not be applied or pruned, in the few classes an
+/// operator acts on differently: retry later (transport), fix RBAC
+/// (forbidden), fix the manifest (invalid), resolve ownership (conflict),
+/// allow recreation (immutable).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureClass {
+    Transport,
+    Forbidden,
+    Invalid,
+    Conflict,
+    Immutable,
+}
+
+impl FailureClass {
+    /// The class of an error the apiserver (or the way to it) returned.
+    pub fn of_kube_error(error: &kube::Error) -> Self {
+        match error {
+            kube::Error::Api(status) => Self::of_status_code(status.code),
+            _ => FailureClass::Transport,
+        }
+    }
+
+    /// The class of an HTTP status the apiserver answered with.
+    pub fn of_status_code(code: u16) -> Self {
+        match code {
+            401 | 403 => FailureClass::Forbidden,
+            409 => FailureClass::Conflict,
+            429 | 500.. => FailureClass::Transport,
+            _ => FailureClass::Invalid,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Transport => "transport",
+            FailureClass::Forbidden => "forbidden",
+            FailureClass::Invalid => "invalid",
+            FailureClass::Conflict => "conflict",
+            FailureClass::Immutable => "immutable",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureClass {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// What happened to the object.
@@ -58,6 +121,8 @@ pub enum ApplyError {
     Rejected {
         object: String,
         cluster: String,
+        /// The HTTP status the apiserver answered with.
+        code: u16,
         message: String,
     },
     #[error("{object}: cluster {cluster} unreachable or failing: {source}")]
@@ -70,6 +135,18 @@ pub enum ApplyError {
 }
 
 impl ApplyError {
+    /// The class of this failure.
+    pub fn class(&self) -> FailureClass {
+        match self {
+            ApplyError::Target(error) => error.class(),
+            ApplyError::Invalid { .. } => FailureClass::Invalid,
+            ApplyError::Conflict { .. } => FailureClass::Conflict,
+            ApplyError::Immutable { .. } => FailureClass::Immutable,
+            ApplyError::Rejected { code, .. } => FailureClass::of_status_code(*code),
+            ApplyError::Transport { .. } => FailureClass::Transport,
+        }
+    }
+
     /// A failure of the connection rather than of this object.
     pub fn is_transport(&self) -> bool {
         match self {
@@ -98,7 +175,7 @@ pub async fn apply_object(
         object: object_name.clone(),
         message,
     };
-    let (api, params) = apply_request(target, desired).await?;
+    let (api, params) = apply_request(target, desired, &options.field_manager).await?;
     let recreate = options.recreate
         || object::recreate_allowed(&desired.object).map_err(|e| invalid(e.to_string()))?;
     let transport = |source: kube::Error| ApplyError::Transport {
@@ -107,7 +184,8 @@ pub async fn apply_object(
         source,
     };
 
-    if let Some(managed_fields) = live.and_then(|l| takeover_managed_fields(l, FIELD_MANAGER)) {
+    let manager = options.field_manager.as_str();
+    if let Some(managed_fields) = live.and_then(|l| takeover_managed_fields(l, manager)) {
         let patch = serde_json::json!({"metadata": {"managedFields": managed_fields}});
         match api
             .patch(
@@ -123,6 +201,7 @@ pub async fn apply_object(
                 return Err(ApplyError::Rejected {
                     object: object_name,
                     cluster: target.name().to_string(),
+                    code: status.code,
                     message: status.message.clone(),
                 });
             }
@@ -135,7 +214,7 @@ pub async fn apply_object(
         .patch(&reference.name, &params, &Patch::Apply(&desired.object))
         .await;
     let (applied, response) = match result {
-        Ok(response) if !existed && created_by_this_apply(&response) => {
+        Ok(response) if !existed && created_by_this_apply(&response, manager) => {
             (Applied::Created, response)
         }
         Ok(response) => (Applied::Configured, response),
@@ -166,6 +245,7 @@ pub async fn apply_object(
 async fn apply_request(
     target: &Target,
     desired: &DesiredObject,
+    field_manager: &str,
 ) -> Result<(kube::Api<DynamicObject>, PatchParams), ApplyError> {
     let force = object::force_conflicts(&desired.object).map_err(|e| ApplyError::Invalid {
         object: desired.reference.to_string(),
@@ -173,7 +253,7 @@ async fn apply_request(
     })?;
     let resolved = target.resolve(&desired.reference).await?;
     let api = target.api_for(&resolved, desired.reference.namespace.as_deref());
-    let mut params = PatchParams::apply(FIELD_MANAGER);
+    let mut params = PatchParams::apply(field_manager);
     params.force = force;
     Ok((api, params))
 }
@@ -181,10 +261,14 @@ async fn apply_request(
 /// What the server would make of `desired`: a server-side apply with
 /// `dryRun=All` (forced, as a real sync is unless the object says
 /// otherwise). Nothing is written. Used by `rudder diff`.
-pub async fn dry_run_object(target: &Target, desired: &DesiredObject) -> Result<Value, ApplyError> {
+pub async fn dry_run_object(
+    target: &Target,
+    desired: &DesiredObject,
+    field_manager: &str,
+) -> Result<Value, ApplyError> {
     let reference = &desired.reference;
     let object_name = reference.to_string();
-    let (api, params) = apply_request(target, desired).await?;
+    let (api, params) = apply_request(target, desired, field_manager).await?;
     let response = api
         .patch(
             &reference.name,
@@ -201,7 +285,7 @@ pub async fn dry_run_object(target: &Target, desired: &DesiredObject) -> Result<
 
 /// An object this very request created has one managed-fields entry, ours,
 /// stamped with the object's creation time.
-fn created_by_this_apply(response: &DynamicObject) -> bool {
+fn created_by_this_apply(response: &DynamicObject, field_manager: &str) -> bool {
     let fields = response
         .metadata
         .managed_fields
@@ -210,7 +294,7 @@ fn created_by_this_apply(response: &DynamicObject) -> bool {
     let [ours] = fields else {
         return false;
     };
-    ours.manager.as_deref() == Some(FIELD_MANAGER)
+    ours.manager.as_deref() == Some(field_manager)
         && ours.time.is_some()
         && ours.time.as_ref().map(|t| &t.0)
             == response.metadata.creation_timestamp.as_ref().map(|t| &t.0)
@@ -230,6 +314,7 @@ fn classify(error: kube::Error, object: &str, cluster: &str) -> ApplyError {
             ApplyError::Rejected {
                 object: object.to_string(),
                 cluster: cluster.to_string(),
+                code: status.code,
                 message: status.message.clone(),
             }
         }

@@ -23,7 +23,7 @@ use std::fmt;
 use serde_json::Value;
 
 /// kstatus's per-object status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub enum HealthStatus {
     Current,
     InProgress,
@@ -85,7 +85,7 @@ impl fmt::Display for ObjectHealth {
 }
 
 /// Overall health of a set of objects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum AggregateHealth {
     /// Every object is Current.
     Healthy,

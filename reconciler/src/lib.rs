@@ -2,7 +2,8 @@
 //! keeps it matching (plan, server-side apply, ApplySet inventory, guarded
 //! pruning, health, drift). Knows nothing of Git or HTTP.
 //!
-//! Pure modules (values in, values out): `object`, `applyset`, `inventory`,
+//! `app` is the long-lived handle per app that the agent and `rudder sync
+//! --watch` drive. Pure modules (values in, values out): `object`, `applyset`, `inventory`,
 //! `stage`, `plan`, `health`, `fingerprint`, `takeover`, `summary`,
 //! `redact`, `diff`. Modules that talk to the cluster: `target`, `live`,
 //! `apply`, `prune`, `inventory_store`, `sync` (one sync), `preview` (what a
@@ -10,6 +11,7 @@
 //! watcher).
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod apply;
 pub mod applyset;
 pub mod diff;

@@ -127,7 +127,7 @@ async fn preview_object(
             // The object as rendered is the best preview there is.
             object.object.clone()
         } else {
-            match apply::dry_run_object(target, object).await {
+            match apply::dry_run_object(target, object, apply::FIELD_MANAGER).await {
                 Ok(would_be) => would_be,
                 // Its CRD comes in the same sync.
                 Err(ApplyError::Target(TargetError::UnknownKind { .. })) => object.object.clone(),

@@ -4,6 +4,7 @@
 
 use kube::api::{DeleteParams, PropagationPolicy};
 
+use crate::apply::FailureClass;
 use crate::inventory::InventoryEntry;
 use crate::plan::ReadyPrune;
 use crate::target::Target;
@@ -11,7 +12,8 @@ use crate::target::Target;
 /// The result of deleting one object.
 pub struct Pruned {
     pub entry: InventoryEntry,
-    pub result: Result<(), String>,
+    /// `Err` holds the error for a person and its class.
+    pub result: Result<(), (String, FailureClass)>,
 }
 
 pub async fn execute(target: &Target, prune: ReadyPrune, concurrency: usize) -> Vec<Pruned> {
@@ -28,12 +30,12 @@ pub async fn execute(target: &Target, prune: ReadyPrune, concurrency: usize) -> 
     results
 }
 
-async fn delete(target: &Target, entry: &InventoryEntry) -> Result<(), String> {
+async fn delete(target: &Target, entry: &InventoryEntry) -> Result<(), (String, FailureClass)> {
     let resolved = match target.resolve(&entry.reference).await {
         Ok(resolved) => resolved,
         // The kind is gone (its CRD was deleted): so is the object.
         Err(crate::target::TargetError::UnknownKind { .. }) => return Ok(()),
-        Err(e) => return Err(e.to_string()),
+        Err(e) => return Err((e.to_string(), e.class())),
     };
     let api = target.api_for(&resolved, entry.reference.namespace.as_deref());
     let params = DeleteParams {
@@ -46,10 +48,9 @@ async fn delete(target: &Target, entry: &InventoryEntry) -> Result<(), String> {
             Ok(())
         }
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
-        Err(e) => Err(format!(
-            "cluster {}: deleting {}: {e}",
-            target.name(),
-            entry.reference
+        Err(e) => Err((
+            format!("cluster {}: deleting {}: {e}", target.name(), entry.reference),
+            FailureClass::of_kube_error(&e),
         )),
     }
 }

@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use crate::apply::FailureClass;
 use crate::object::ObjectRef;
 
 /// What a sync did to one object.
@@ -17,9 +18,7 @@ pub enum Outcome {
     Unchanged,
     Pruned,
     /// Apply or prune failed; `error` says why, for a person.
-    Failed {
-        error: String,
-    },
+    Failed { error: String, class: FailureClass },
 }
 
 impl Outcome {
@@ -111,7 +110,7 @@ impl fmt::Display for SyncSummary {
         for o in &self.objects {
             match &o.outcome {
                 Outcome::Unchanged => {}
-                Outcome::Failed { error } => writeln!(f, "failed {}: {error}", o.reference)?,
+                Outcome::Failed { error, .. } => writeln!(f, "failed {}: {error}", o.reference)?,
                 other => writeln!(f, "{} {}", other.verb(), o.reference)?,
             }
         }
@@ -147,6 +146,7 @@ mod tests {
             r("Job", "migrate"),
             Outcome::Failed {
                 error: "field is immutable".into(),
+                class: FailureClass::Immutable,
             },
         );
         s

@@ -41,7 +41,7 @@ impl SyncOptions {
         Self {
             parent,
             plan: PlanOptions::default(),
-            apply: ApplyOptions { recreate: false },
+            apply: ApplyOptions::default(),
             concurrency: 16,
             default_namespace: "default".into(),
         }
@@ -65,6 +65,8 @@ pub struct SyncReport {
     pub summary: SyncSummary,
     /// Why a prune was refused, for a person (count, share, objects).
     pub prune_refusal: Option<String>,
+    /// The same refusal as a value: reason, count and share.
+    pub prune_refused: Option<plan::PruneRefusal>,
     /// The inventory now stored, with each member's drift fingerprint.
     pub inventory: Inventory,
     /// Was the inventory written?
@@ -256,6 +258,7 @@ pub async fn sync_observed(
                         item.desired.reference.clone(),
                         Outcome::Failed {
                             error: error.to_string(),
+                            class: error.class(),
                         },
                     );
                     // A member we could not reach keeps what was known of it.
@@ -274,6 +277,7 @@ pub async fn sync_observed(
 
     // Members that left the render.
     let mut prune_refusal = None;
+    let mut prune_refused = None;
     for kept in &plan.kept {
         summary.note(kept.to_string());
     }
@@ -287,19 +291,23 @@ pub async fn sync_observed(
         PruneDecision::Refused(refusal) => {
             prune_refusal = Some(refusal.to_string());
             keep_all(&previous, &refusal.would_prune, &mut inventory);
+            prune_refused = Some(refusal);
         }
         PruneDecision::Approved(prune_plan) => match prune_plan.confirm_after_apply(failed) {
             Err(refusal) => {
                 prune_refusal = Some(refusal.to_string());
                 keep_all(&previous, &refusal.would_prune, &mut inventory);
+                prune_refused = Some(refusal);
             }
             Ok(ready) => {
                 for pruned in prune::execute(target, ready, options.concurrency).await {
                     match pruned.result {
                         Ok(()) => summary.record(pruned.entry.reference.clone(), Outcome::Pruned),
-                        Err(error) => {
-                            summary
-                                .record(pruned.entry.reference.clone(), Outcome::Failed { error });
+                        Err((error, class)) => {
+                            summary.record(
+                                pruned.entry.reference.clone(),
+                                Outcome::Failed { error, class },
+                            );
                             inventory.record(pruned.entry);
                         }
                     }
@@ -329,6 +337,7 @@ pub async fn sync_observed(
     Ok(SyncReport {
         summary,
         prune_refusal,
+        prune_refused,
         inventory,
         inventory_written,
         parent,

@@ -53,6 +53,21 @@ pub enum TargetError {
 }
 
 impl TargetError {
+    /// The failure class: a kind not served is the manifest's problem, a
+    /// refused read is RBAC's, anything else the connection's.
+    pub fn class(&self) -> crate::apply::FailureClass {
+        use crate::apply::FailureClass;
+        match self {
+            TargetError::UnknownKind { .. } => FailureClass::Invalid,
+            TargetError::Discovery { source, .. } | TargetError::Read { source, .. } => {
+                match FailureClass::of_kube_error(source) {
+                    FailureClass::Forbidden => FailureClass::Forbidden,
+                    _ => FailureClass::Transport,
+                }
+            }
+        }
+    }
+
     /// A failure of the connection to the cluster rather than of a kind.
     pub fn is_transport(&self) -> bool {
         matches!(

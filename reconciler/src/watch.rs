@@ -25,8 +25,9 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::apply::{self, FIELD_MANAGER};
+use crate::apply;
 use crate::fingerprint::fingerprint;
+use crate::health::{HealthStatus, ObjectHealth, object_health};
 use crate::inventory_store::StoredInventory;
 use crate::live::{self, LiveMembers};
 use crate::object::{DesiredObject, ObjectKey, ObjectRef};
@@ -89,7 +90,7 @@ pub struct DriftWatcher {
     desired_index: BTreeMap<ObjectKey, usize>,
     stored: StoredInventory,
     /// Members as last seen, by identity.
-    cache: BTreeMap<ObjectKey, Value>,
+    cache: LiveMembers,
     /// One reference per watched kind (its apiVersion and kind count).
     kinds: Vec<ObjectRef>,
     /// Kinds listing again after a (re)start, with the members seen so far.
@@ -97,9 +98,13 @@ pub struct DriftWatcher {
     pending: VecDeque<(ObjectKey, DriftCause, Instant)>,
     /// resourceVersion of rudder's last write of each member.
     our_versions: BTreeMap<ObjectKey, u64>,
+    sender: mpsc::UnboundedSender<KindEvent>,
     events: mpsc::UnboundedReceiver<KindEvent>,
     tasks: Vec<JoinHandle<()>>,
     corrections: u64,
+    /// Counts every change seen in the cache, so a reader can tell whether
+    /// health needs judging again.
+    changes: u64,
 }
 
 impl Drop for DriftWatcher {
@@ -111,6 +116,29 @@ impl Drop for DriftWatcher {
 }
 
 impl DriftWatcher {
+    /// A watcher of nothing yet, for the set whose inventory is `stored`:
+    /// [`DriftWatcher::sync`] adds the kinds it needs. Makes no request.
+    pub fn new(target: Target, options: SyncOptions, stored: StoredInventory) -> Self {
+        let (sender, events) = mpsc::unbounded_channel();
+        DriftWatcher {
+            target,
+            options,
+            desired: Vec::new(),
+            desired_index: BTreeMap::new(),
+            stored,
+            cache: LiveMembers::default(),
+            kinds: Vec::new(),
+            relisting: BTreeMap::new(),
+            pending: VecDeque::new(),
+            our_versions: BTreeMap::new(),
+            sender,
+            events,
+            tasks: Vec::new(),
+            corrections: 0,
+            changes: 0,
+        }
+    }
+
     /// Starts watching the members of the set just synced (`desired` as
     /// prepared for that sync, `report` its result) and returns once every
     /// kind has been listed, with any drift found queued for correction.
@@ -120,26 +148,44 @@ impl DriftWatcher {
         desired: Vec<DesiredObject>,
         report: &SyncReport,
     ) -> Result<Self, SyncError> {
-        let kinds = live::one_per_kind(
-            desired
-                .iter()
-                .map(|d| &d.reference)
-                .chain(report.inventory.references()),
-        );
-        let (sender, events) = mpsc::unbounded_channel();
-        let selector = options.parent.member_selector();
-        let mut tasks = Vec::new();
-        let mut watched = Vec::new();
-        for reference in kinds {
-            let Some(resolved) = target.resolve_served(&reference).await? else {
+        let mut watcher = DriftWatcher::new(target, options, report.stored());
+        let kinds: Vec<ObjectRef> = desired
+            .iter()
+            .map(|d| d.reference.clone())
+            .chain(report.inventory.references().cloned())
+            .collect();
+        watcher.set_desired(desired);
+        watcher.remember_versions(report);
+        watcher.watch_kinds(&kinds).await?;
+        Ok(watcher)
+    }
+
+    /// Watches every kind among `references` not watched yet, and returns
+    /// once each new one has been listed. Kinds already watched cost
+    /// nothing: a new revision of the same kinds lists nothing again.
+    pub async fn watch_kinds(&mut self, references: &[ObjectRef]) -> Result<(), SyncError> {
+        let selector = self.options.parent.member_selector();
+        let mut added = BTreeSet::new();
+        for reference in live::one_per_kind(references) {
+            let watched = self.kinds.iter().any(|k| {
+                k.group == reference.group
+                    && k.version == reference.version
+                    && k.kind == reference.kind
+            });
+            if watched {
+                continue;
+            }
+            let Some(resolved) = self.target.resolve_served(&reference).await? else {
                 continue;
             };
-            let index = watched.len();
-            watched.push(reference);
-            let api: Api<DynamicObject> = Api::all_with(target.client(), &resolved.resource);
+            let index = self.kinds.len();
+            self.kinds.push(reference);
+            self.relisting.insert(index, BTreeSet::new());
+            added.insert(index);
+            let api: Api<DynamicObject> = Api::all_with(self.target.client(), &resolved.resource);
             let config = watcher::Config::default().labels(&selector);
-            let sender = sender.clone();
-            tasks.push(tokio::spawn(async move {
+            let sender = self.sender.clone();
+            self.tasks.push(tokio::spawn(async move {
                 let stream = watcher::watcher(api, config).default_backoff();
                 futures::pin_mut!(stream);
                 while let Some(item) = stream.next().await {
@@ -152,34 +198,12 @@ impl DriftWatcher {
                 }
             }));
         }
-        let desired_index = desired
-            .iter()
-            .enumerate()
-            .map(|(i, d)| (d.reference.key(), i))
-            .collect();
-        let mut watcher = DriftWatcher {
-            target,
-            options,
-            desired,
-            desired_index,
-            stored: report.stored(),
-            cache: BTreeMap::new(),
-            relisting: (0..watched.len()).map(|i| (i, BTreeSet::new())).collect(),
-            kinds: watched,
-            pending: VecDeque::new(),
-            our_versions: BTreeMap::new(),
-            events,
-            tasks,
-            corrections: 0,
-        };
-        watcher.remember_versions(report);
-        watcher.await_first_lists().await?;
-        Ok(watcher)
+        self.await_first_lists(&added).await
     }
 
-    async fn await_first_lists(&mut self) -> Result<(), SyncError> {
+    async fn await_first_lists(&mut self, kinds: &BTreeSet<usize>) -> Result<(), SyncError> {
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-        while !self.relisting.is_empty() {
+        while kinds.iter().any(|k| self.relisting.contains_key(k)) {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Ok(Some((kind, Ok(event)))) => self.handle(kind, event),
                 Ok(Some((kind, Err(error)))) => {
@@ -197,16 +221,102 @@ impl DriftWatcher {
         Ok(())
     }
 
+    /// A sync of a new desired set (a new revision) from the watcher's
+    /// cache: kinds not watched yet are listed once, then the set is
+    /// planned and applied against what the watches have seen, and the
+    /// watcher heals the new set from then on. With nothing changed it
+    /// makes no request at all.
+    pub async fn sync(&mut self, desired: Vec<DesiredObject>) -> Result<SyncReport, SyncError> {
+        let kinds: Vec<ObjectRef> = desired
+            .iter()
+            .map(|d| d.reference.clone())
+            .chain(self.stored.inventory.references().cloned())
+            .collect();
+        self.watch_kinds(&kinds).await?;
+        let report = sync_observed(
+            &self.target,
+            Ok(desired.clone()),
+            self.stored.clone(),
+            &self.cache,
+            &self.options,
+        )
+        .await?;
+        self.accept(desired, &report);
+        Ok(report)
+    }
+
+    /// Takes `report`, a sync of `desired` made elsewhere (from fresh
+    /// LISTs), as the state to heal from.
+    pub fn accept(&mut self, desired: Vec<DesiredObject>, report: &SyncReport) {
+        self.set_desired(desired);
+        self.stored = report.stored();
+        self.remember_versions(report);
+        // Drift found in the cache for the new set is corrected now.
+        let keys: Vec<ObjectKey> = self.desired_index.keys().cloned().collect();
+        for key in keys {
+            self.check_drift(&key);
+        }
+    }
+
+    fn set_desired(&mut self, desired: Vec<DesiredObject>) {
+        self.desired_index = desired
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (d.reference.key(), i))
+            .collect();
+        self.desired = desired;
+        self.pending.retain(|(key, ..)| self.desired_index.contains_key(key));
+    }
+
+    /// The desired objects being healed.
+    pub fn desired(&self) -> &[DesiredObject] {
+        &self.desired
+    }
+
+    /// How many changes the cache has seen; it grows whenever a member was
+    /// added, changed or removed, so health needs judging again.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// The health of every desired member, judged from the cache. A member
+    /// whose cached copy is older than rudder's last write of it is
+    /// InProgress: its verdict would be about the previous revision.
+    pub fn health(&self) -> Vec<(ObjectRef, ObjectHealth)> {
+        self.desired
+            .iter()
+            .map(|d| {
+                let key = d.reference.key();
+                let health = match self.cache.objects.get(&key) {
+                    None => ObjectHealth::not_found(),
+                    Some(live) => {
+                        let stale = match (self.our_versions.get(&key), resource_version(live)) {
+                            (Some(ours), Some(seen)) => seen < *ours,
+                            _ => false,
+                        };
+                        if stale {
+                            ObjectHealth {
+                                status: HealthStatus::InProgress,
+                                message: "waiting for the applied object to be observed".into(),
+                            }
+                        } else {
+                            object_health(live)
+                        }
+                    }
+                };
+                (d.reference.clone(), health)
+            })
+            .collect()
+    }
+
     /// Corrections made so far.
     pub fn corrections(&self) -> u64 {
         self.corrections
     }
 
     /// The members as last seen.
-    pub fn live_members(&self) -> LiveMembers {
-        LiveMembers {
-            objects: self.cache.clone(),
-        }
+    pub fn live_members(&self) -> &LiveMembers {
+        &self.cache
     }
 
     /// Waits for the next correction (made before returning) or watch
@@ -241,12 +351,11 @@ impl DriftWatcher {
     /// A full sync of the same desired objects from the watcher's cache:
     /// no LIST, no inventory read; with nothing changed, no request at all.
     pub async fn resync(&mut self) -> Result<SyncReport, SyncError> {
-        let members = self.live_members();
         let report = sync_observed(
             &self.target,
             Ok(self.desired.clone()),
             self.stored.clone(),
-            &members,
+            &self.cache,
             &self.options,
         )
         .await?;
@@ -264,6 +373,7 @@ impl DriftWatcher {
     }
 
     fn handle(&mut self, kind: usize, event: Event<DynamicObject>) {
+        self.changes += 1;
         match event {
             Event::Init => {
                 self.relisting.insert(kind, BTreeSet::new());
@@ -286,7 +396,7 @@ impl DriftWatcher {
             }
             Event::Delete(object) => {
                 if let Some(key) = self.object_key(kind, object).map(|(key, _)| key) {
-                    self.cache.remove(&key);
+                    self.cache.objects.remove(&key);
                     self.queue(key, DriftCause::Deleted);
                 }
             }
@@ -300,12 +410,13 @@ impl DriftWatcher {
         let same_kind = |key: &ObjectKey| key.group == watched.group && key.kind == watched.kind;
         let gone: Vec<ObjectKey> = self
             .cache
+            .objects
             .keys()
             .filter(|k| same_kind(k) && !seen.contains(*k))
             .cloned()
             .collect();
         for key in gone {
-            self.cache.remove(&key);
+            self.cache.objects.remove(&key);
         }
         // Desired members of this kind that rudder applied but that are not
         // there (deleted while the watch was down).
@@ -337,7 +448,7 @@ impl DriftWatcher {
 
     fn remember(&mut self, kind: usize, object: DynamicObject) -> Option<ObjectKey> {
         let (key, value) = self.object_key(kind, object)?;
-        self.cache.insert(key.clone(), value);
+        self.cache.objects.insert(key.clone(), value);
         Some(key)
     }
 
@@ -351,7 +462,7 @@ impl DriftWatcher {
     /// apply of it.
     fn drift_of(&self, key: &ObjectKey) -> Option<DriftCause> {
         let desired = &self.desired[*self.desired_index.get(key)?];
-        let live = self.cache.get(key)?;
+        let live = self.cache.objects.get(key)?;
         let recorded = self.stored.inventory.get(key)?.fingerprint.as_ref()?;
         if let (Some(ours), Some(seen)) = (self.our_versions.get(key), resource_version(live))
             && seen < *ours
@@ -362,7 +473,7 @@ impl DriftWatcher {
             return None;
         }
         Some(DriftCause::Edited {
-            by: last_writer(live),
+            by: last_writer(live, &self.options.apply.field_manager),
         })
     }
 
@@ -381,12 +492,12 @@ impl DriftWatcher {
     ) -> Option<Correction> {
         // Look again: later events may have settled it.
         let cause = match cause {
-            DriftCause::Deleted if self.cache.contains_key(&key) => self.drift_of(&key)?,
+            DriftCause::Deleted if self.cache.objects.contains_key(&key) => self.drift_of(&key)?,
             DriftCause::Edited { .. } => self.drift_of(&key)?,
             DriftCause::Deleted => DriftCause::Deleted,
         };
         let desired = &self.desired[*self.desired_index.get(&key)?];
-        let live = self.cache.get(&key);
+        let live = self.cache.objects.get(&key);
         let result = apply::apply_object(&self.target, desired, live, &self.options.apply).await;
         let reference = desired.reference.clone();
         let result = match result {
@@ -399,6 +510,7 @@ impl DriftWatcher {
                     self.stored.inventory.record(entry);
                 }
                 self.cache
+                    .objects
                     .insert(key, live::typed_value(applied.live, &reference));
                 self.corrections += 1;
                 Ok(())
@@ -424,11 +536,11 @@ fn resource_version(object: &Value) -> Option<u64> {
 
 /// The field manager other than rudder that wrote the object (not its
 /// status) last.
-fn last_writer(live: &Value) -> Option<String> {
+fn last_writer(live: &Value, field_manager: &str) -> Option<String> {
     live.pointer("/metadata/managedFields")?
         .as_array()?
         .iter()
-        .filter(|entry| entry.get("manager").and_then(Value::as_str) != Some(FIELD_MANAGER))
+        .filter(|entry| entry.get("manager").and_then(Value::as_str) != Some(field_manager))
         .filter(|entry| entry.get("subresource").and_then(Value::as_str) != Some("status"))
         .max_by(|a, b| {
             let time = |e: &Value| e.get("time").and_then(Value::as_str).map(str::to_owned);
@@ -451,14 +563,14 @@ mod tests {
             {"manager": "rudder", "time": "2026-01-03T00:00:00Z"},
             {"manager": "kube-controller-manager", "subresource": "status", "time": "2026-01-04T00:00:00Z"}
         ]}});
-        assert_eq!(last_writer(&live).as_deref(), Some("kubectl-edit"));
+        assert_eq!(last_writer(&live, "rudder").as_deref(), Some("kubectl-edit"));
     }
 
     #[test]
     fn last_writer_is_unknown_without_managed_fields() {
-        assert_eq!(last_writer(&json!({"metadata": {}})), None);
+        assert_eq!(last_writer(&json!({"metadata": {}}), "rudder"), None);
         let only_ours = json!({"metadata": {"managedFields": [{"manager": "rudder"}]}});
-        assert_eq!(last_writer(&only_ours), None);
+        assert_eq!(last_writer(&only_ours, "rudder"), None);
     }
 
     #[test]

@@ -1,0 +1,436 @@
+//! One app's loop: takes each new revision from the source, skips it when
+//! the commit touched no file the app's last render read, renders it off
+//! the async runtime, hands the objects to the reconciler's [`App`], and
+//! records every outcome in the status board, the metrics and (for syncs
+//! that changed something or failed) a Kubernetes Event. In between it
+//! heals drift from the watches, retries failures with backoff, and keeps
+//! health fresh from the watch cache.
+//!
+//! A broken commit (a render error) applies nothing; the app keeps healing
+//! the last revision it applied. One sync runs at a time; revisions that
+//! arrive meanwhile coalesce into the newest (the source hands them over
+//! through a `watch` channel, which keeps only the latest).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use rudder_reconciler::app::{App, AppReport, Observe, SyncResult};
+use rudder_reconciler::apply::FailureClass;
+use rudder_reconciler::watch::WatchReport;
+use tokio::sync::watch;
+
+use super::config::AppSpec;
+use super::events::EventSink;
+use crate::server::metrics::Metrics;
+use crate::source::{self, ReadSet, RenderMode, Snapshot};
+use crate::status::{Board, ErrorCode, ErrorStatus, HealthState, HistoryEntry, ObjectNote, SyncState, rfc3339};
+
+/// First pause before retrying a failed sync (doubling up to the worker's
+/// `retry_max`).
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// How often health is judged again when the watch cache changed.
+const HEALTH_EVERY: Duration = Duration::from_millis(250);
+
+pub struct AppWorker {
+    pub spec: AppSpec,
+    pub app: App,
+    pub board: Board,
+    pub metrics: Arc<Metrics>,
+    pub events: EventSink,
+    pub resync_every: Duration,
+    pub retry_max: Duration,
+}
+
+/// What the worker remembers between revisions.
+#[derive(Default)]
+struct Progress {
+    /// The snapshot whose render is applied (what drift healing keeps),
+    /// with the files that render read.
+    applied: Option<(Arc<Snapshot>, ReadSet)>,
+    /// A revision to sync again, and when.
+    retry: Option<(Arc<Snapshot>, Instant)>,
+    backoff: Duration,
+    /// When the applied revision was applied.
+    applied_at: Option<SystemTime>,
+    health_seen: u64,
+    /// A watch failed and no sync succeeded since.
+    watch_failing: bool,
+}
+
+impl AppWorker {
+    pub async fn run(
+        mut self,
+        mut snapshots: watch::Receiver<Option<Arc<Snapshot>>>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        let mut progress = Progress {
+            backoff: RETRY_FIRST,
+            ..Progress::default()
+        };
+        let mut health = tokio::time::interval(HEALTH_EVERY);
+        health.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut resync = tokio::time::interval(self.resync_every);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        resync.tick().await;
+        // A revision already there when the loop starts.
+        let first = snapshots.borrow_and_update().clone();
+        if let Some(snapshot) = first {
+            self.on_revision(snapshot, &mut progress).await;
+        }
+        loop {
+            let retry_at = progress.retry.as_ref().map(|(_, at)| tokio::time::Instant::from_std(*at));
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => break,
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                    let latest = snapshots.borrow_and_update().clone();
+                    if let Some(snapshot) = latest {
+                        self.on_revision(snapshot, &mut progress).await;
+                    }
+                }
+                report = self.app.next_drift() => self.on_drift(report, &mut progress),
+                _ = sleep_until_opt(retry_at) => {
+                    if let Some((snapshot, _)) = progress.retry.take() {
+                        self.attempt(snapshot, Observe::Fresh, &mut progress).await;
+                    }
+                }
+                _ = health.tick() => {
+                    if self.app.changes() != progress.health_seen {
+                        self.refresh_health(&mut progress);
+                    }
+                }
+                _ = resync.tick() => {
+                    if progress.retry.is_none()
+                        && let Some((snapshot, _)) = progress.applied.clone()
+                    {
+                        self.attempt(snapshot, Observe::Cached, &mut progress).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn on_revision(&mut self, snapshot: Arc<Snapshot>, progress: &mut Progress) {
+        if let Some((applied, _)) = &progress.applied
+            && applied.revision == snapshot.revision
+        {
+            return;
+        }
+        // A commit that touched none of the files the applied render read
+        // cannot change this app's objects: record it, render nothing.
+        if progress.retry.is_none()
+            && let Some((applied, reads)) = progress.applied.clone()
+        {
+            let new = snapshot.clone();
+            let check = tokio::task::spawn_blocking(move || {
+                let unchanged = reads.unchanged_between(&applied, &new);
+                (reads, unchanged)
+            })
+            .await;
+            if let Ok((reads, Ok(true))) = check {
+                self.record_unchanged(&snapshot, progress);
+                progress.applied = Some((snapshot, reads));
+                return;
+            }
+        }
+        self.attempt(snapshot, Observe::Cached, progress).await;
+    }
+
+    fn record_unchanged(&self, snapshot: &Snapshot, progress: &mut Progress) {
+        let now = SystemTime::now();
+        let at = rfc3339(now);
+        let watch_failing = progress.watch_failing;
+        self.board.update_app(&self.spec.name, |a| {
+            // Its objects are exactly the applied ones: whatever a broken
+            // commit in between said, the app is in sync again.
+            if !watch_failing {
+                a.sync = SyncState::Synced;
+                a.error = None;
+            }
+            a.applied_revision = Some(snapshot.revision.clone());
+            a.attempted_revision = Some(snapshot.revision.clone());
+            a.last_attempt = Some(at.clone());
+            a.last_success = Some(at.clone());
+            a.push_history(HistoryEntry {
+                revision: snapshot.revision.clone(),
+                result: "Unchanged",
+                duration_seconds: 0.0,
+                at,
+                created: 0,
+                configured: 0,
+                pruned: 0,
+                failed: 0,
+            });
+        });
+        self.metrics.record_unchanged(&self.spec.name, unix_seconds(now));
+        self.publish_info();
+        tracing::info!(app = %self.spec.name, revision = %snapshot.revision, "commit touches no file of this app; recorded without rendering");
+    }
+
+    /// Renders `snapshot` and syncs it.
+    async fn attempt(&mut self, snapshot: Arc<Snapshot>, observe: Observe, progress: &mut Progress) {
+        let started = Instant::now();
+        let path = self.spec.path.clone();
+        let options = rudder_render::RenderOptions {
+            vars: self.spec.vars.clone(),
+        };
+        let for_render = snapshot.clone();
+        let rendered = tokio::task::spawn_blocking(move || {
+            source::render_snapshot(&for_render, &path, &options)
+        })
+        .await;
+        self.metrics.add_render(&self.spec.name);
+        let rendered = match rendered {
+            Ok(Ok(rendered)) => rendered,
+            Ok(Err(error)) => {
+                self.record_render_error(&snapshot, &error, started.elapsed());
+                // A broken commit is not retried: the next commit is the fix.
+                progress.retry = None;
+                return;
+            }
+            Err(join) => {
+                tracing::error!(app = %self.spec.name, %join, "render task failed");
+                return;
+            }
+        };
+        for warning in &rendered.rendered.warnings {
+            tracing::warn!(app = %self.spec.name, %warning, "render warning");
+        }
+        let mode = rendered.mode;
+        let files_read = rendered.reads.len();
+        let reads = rendered.reads;
+        let report = self
+            .app
+            .sync(&snapshot.revision, rendered.rendered.objects, observe)
+            .await;
+        self.record_report(&snapshot, &report, mode, files_read);
+        if report.result == SyncResult::Synced {
+            progress.applied = Some((snapshot, reads));
+            progress.applied_at = Some(SystemTime::now());
+            progress.retry = None;
+            progress.backoff = RETRY_FIRST;
+            progress.watch_failing = false;
+        } else {
+            let wait = progress.backoff;
+            progress.backoff = (progress.backoff * 2).min(self.retry_max);
+            tracing::warn!(app = %self.spec.name, retry_in_s = wait.as_secs_f64(), "sync failed; will retry");
+            progress.retry = Some((snapshot, Instant::now() + wait));
+        }
+        self.refresh_health(progress);
+    }
+
+    fn record_render_error(&self, snapshot: &Snapshot, error: &rudder_render::RenderError, took: Duration) {
+        let (code, file, line) = ErrorCode::of_render(error);
+        let message = error.to_string();
+        tracing::warn!(app = %self.spec.name, revision = %snapshot.revision, code = code.as_str(), %message, "render failed; nothing applied");
+        let at = rfc3339(SystemTime::now());
+        self.board.update_app(&self.spec.name, |a| {
+            a.sync = SyncState::Failed;
+            a.attempted_revision = Some(snapshot.revision.clone());
+            a.last_attempt = Some(at.clone());
+            a.error = Some(ErrorStatus {
+                code,
+                message: message.clone(),
+                file,
+                line,
+            });
+            a.push_history(HistoryEntry {
+                revision: snapshot.revision.clone(),
+                result: "Failed",
+                duration_seconds: took.as_secs_f64(),
+                at,
+                created: 0,
+                configured: 0,
+                pruned: 0,
+                failed: 0,
+            });
+        });
+        self.metrics.record_attempt(&self.spec.name, unix_seconds(SystemTime::now()), took.as_secs_f64(), false);
+        self.publish_info();
+        self.events.render_failed(&snapshot.revision, code.as_str(), &message);
+        self.board.set_ready();
+    }
+
+    fn record_report(&self, snapshot: &Snapshot, report: &AppReport, mode: RenderMode, files_read: usize) {
+        let now = SystemTime::now();
+        let at = rfc3339(now);
+        let synced = report.result == SyncResult::Synced;
+        let error = report.first_failure().map(|(class, message)| {
+            let code = if report.prune_refusal.is_some() && report.error.is_none() && report.counts.failed == 0 {
+                ErrorCode::PruneRefused
+            } else {
+                ErrorCode::of_failure(class)
+            };
+            ErrorStatus::new(code, message)
+        });
+        match &error {
+            Some(e) => tracing::warn!(app = %self.spec.name, revision = %snapshot.revision, code = e.code.as_str(), message = %e.message, "sync failed"),
+            None => tracing::info!(
+                app = %self.spec.name, revision = %snapshot.revision,
+                created = report.counts.created, configured = report.counts.configured,
+                unchanged = report.counts.unchanged, pruned = report.counts.pruned,
+                took_ms = report.duration.as_millis() as u64, "synced"),
+        }
+        self.board.update_app(&self.spec.name, |a| {
+            a.render_mode = Some(match mode {
+                RenderMode::Kustomization => "kustomization",
+                RenderMode::PlainDirectory => "directory",
+            });
+            a.files_read = files_read;
+            a.sync = if synced { SyncState::Synced } else { SyncState::Failed };
+            a.attempted_revision = Some(snapshot.revision.clone());
+            a.last_attempt = Some(at.clone());
+            if synced {
+                a.applied_revision = Some(snapshot.revision.clone());
+                a.last_success = Some(at.clone());
+            }
+            a.error = error.clone();
+            a.push_history(HistoryEntry {
+                revision: snapshot.revision.clone(),
+                result: if synced { "Synced" } else { "Failed" },
+                duration_seconds: report.duration.as_secs_f64(),
+                at,
+                created: report.counts.created,
+                configured: report.counts.configured,
+                pruned: report.counts.pruned,
+                failed: report.counts.failed,
+            });
+        });
+        let name = &self.spec.name;
+        self.metrics.record_attempt(name, unix_seconds(now), report.duration.as_secs_f64(), synced);
+        if synced && report.counts.changed() {
+            let commit_age = unix_seconds(now) - snapshot.commit_time as f64;
+            self.metrics.observe_commit_to_applied(name, commit_age);
+        }
+        self.metrics.add_pruned(name, report.counts.pruned as u64);
+        let mut by_class: std::collections::BTreeMap<FailureClass, u64> = Default::default();
+        for o in &report.objects {
+            if let Some(class) = o.class {
+                *by_class.entry(class).or_default() += 1;
+            }
+        }
+        if let Some(e) = &report.error {
+            *by_class.entry(e.class).or_default() += 1;
+        }
+        for (class, n) in by_class {
+            self.metrics.add_apply_errors(name, class.as_str(), n);
+        }
+        if report.counts.changed() || !synced {
+            self.events.sync_report(report, error.as_ref().map(|e| e.code.as_str()));
+        }
+        self.publish_info();
+        self.board.set_ready();
+    }
+
+    fn on_drift(&mut self, report: WatchReport, progress: &mut Progress) {
+        match report {
+            WatchReport::Corrected(c) => match c.result {
+                Ok(()) => {
+                    tracing::info!(app = %self.spec.name, object = %c.reference, cause = %c.cause,
+                        took_ms = c.took.as_millis() as u64, "drift healed");
+                    self.metrics.add_drift_correction(&self.spec.name);
+                    let corrections = self.app.corrections();
+                    self.board.update_app(&self.spec.name, |a| a.drift_corrections = corrections);
+                }
+                Err(error) => {
+                    tracing::warn!(app = %self.spec.name, object = %c.reference, cause = %c.cause, %error, "drift not healed");
+                    self.schedule_fresh_retry(progress);
+                }
+            },
+            WatchReport::WatchFailed { kind, error } => {
+                if !progress.watch_failing {
+                    tracing::warn!(app = %self.spec.name, %kind, %error, "watch failed; retrying with backoff");
+                }
+                progress.watch_failing = true;
+                let message = format!(
+                    "cluster {}: watching {kind} failed: {error} (is the apiserver reachable?)",
+                    self.app.target().name()
+                );
+                self.board.update_app(&self.spec.name, |a| {
+                    a.error = Some(ErrorStatus::new(ErrorCode::DriftWatchFailed, message));
+                    a.health = HealthState::Unknown;
+                });
+                self.publish_info();
+                self.schedule_fresh_retry(progress);
+            }
+        }
+    }
+
+    /// After a watch failure or a failed heal: sync the applied revision
+    /// again from fresh LISTs once the backoff passes (this also tells when
+    /// the cluster is back).
+    fn schedule_fresh_retry(&self, progress: &mut Progress) {
+        if progress.retry.is_some() {
+            return;
+        }
+        if let Some((snapshot, _)) = &progress.applied {
+            let wait = progress.backoff;
+            progress.backoff = (progress.backoff * 2).min(self.retry_max);
+            progress.retry = Some((snapshot.clone(), Instant::now() + wait));
+        }
+    }
+
+    fn refresh_health(&self, progress: &mut Progress) {
+        progress.health_seen = self.app.changes();
+        let Some(verdict) = self.app.health() else {
+            return;
+        };
+        let observed_at = progress.applied_at.map(|_| rfc3339(SystemTime::now()));
+        let counts: std::collections::BTreeMap<String, usize> = verdict
+            .counts
+            .iter()
+            .map(|(state, n)| (state.to_string(), *n))
+            .collect();
+        let watch_failing = progress.watch_failing;
+        self.board.update_app(&self.spec.name, |a| {
+            a.health = if watch_failing {
+                HealthState::Unknown
+            } else {
+                verdict.aggregate.into()
+            };
+            a.objects = counts.clone();
+            a.not_current = verdict
+                .not_current
+                .iter()
+                .map(|o| ObjectNote {
+                    object: o.object.clone(),
+                    status: o.status.to_string(),
+                    message: o.message.clone(),
+                })
+                .collect();
+            if !watch_failing {
+                a.health_observed_at = observed_at;
+            }
+        });
+        self.metrics.set_objects(&self.spec.name, &counts);
+        self.publish_info();
+    }
+
+    fn publish_info(&self) {
+        let status = self.board.snapshot();
+        if let Some(a) = status.apps.iter().find(|a| a.name == self.spec.name) {
+            self.metrics.set_info(
+                &a.name,
+                a.applied_revision.as_deref().unwrap_or(""),
+                a.sync.as_str(),
+                a.health.as_str(),
+            );
+        }
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn unix_seconds(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}

@@ -1,0 +1,322 @@
+//! What `rudder run` is asked to do: its command line (every option also
+//! from a `RUDDER_*` environment variable, so a Deployment can set them),
+//! the apps file (`--apps`), path templates (`{region}`, `{cluster}`) and
+//! the variables each app's render gets. Pure: values in, values out.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cluster_args::{dns_label, parse_duration};
+
+/// Arguments of `rudder run`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct RunArgs {
+    /// Git repository to follow: git://, http(s)://, ssh:// or user@host:path.
+    #[arg(long, env = "RUDDER_REPO", value_name = "URL")]
+    pub repo: String,
+    /// Branch, tag or full commit id to follow.
+    #[arg(long = "ref", env = "RUDDER_REF", value_name = "REF", default_value = "main")]
+    pub reference: String,
+    /// Path of the overlay in the repository; may contain {region} and
+    /// {cluster}, e.g. clusters/{region}. The one-app form of --apps.
+    #[arg(long, env = "RUDDER_PATH", value_name = "TEMPLATE", required_unless_present = "apps", conflicts_with = "apps")]
+    pub path: Option<String>,
+    /// YAML file listing several apps: `apps: [{name, path, prune, vars}]`.
+    #[arg(long, env = "RUDDER_APPS", value_name = "FILE")]
+    pub apps: Option<PathBuf>,
+    /// This cluster's region (e.g. eu-west-1); given to renders as
+    /// ${RUDDER_REGION}.
+    #[arg(long, env = "RUDDER_REGION")]
+    pub region: String,
+    /// This cluster's name; given to renders as ${RUDDER_CLUSTER}.
+    #[arg(long, env = "RUDDER_CLUSTER", value_name = "NAME")]
+    pub cluster: String,
+    /// How often to look for a new commit (with up to 10% jitter).
+    #[arg(long, env = "RUDDER_INTERVAL", value_name = "DURATION", default_value = "1m", value_parser = parse_duration)]
+    pub interval: Duration,
+    /// Delete members that left Git (the one-app form; each app of --apps
+    /// says for itself).
+    #[arg(long, env = "RUDDER_PRUNE")]
+    pub prune: bool,
+    /// Address of the HTTP server (status, metrics, webhooks).
+    #[arg(long, env = "RUDDER_LISTEN", value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the
+    /// in-cluster service account).
+    #[arg(long, env = "RUDDER_KUBECONFIG", value_name = "FILE")]
+    pub kubeconfig: Option<PathBuf>,
+    /// kubeconfig context (default: the current context).
+    #[arg(long, env = "RUDDER_CONTEXT", value_name = "NAME")]
+    pub context: Option<String>,
+    /// ApplySet name of the one-app form (default: derived from the path,
+    /// e.g. clusters-us-east-1).
+    #[arg(long, env = "RUDDER_NAME", value_name = "NAME")]
+    pub name: Option<String>,
+    /// Namespace of the ApplySet parents, the Lease and the Events.
+    #[arg(long, env = "RUDDER_NAMESPACE", value_name = "NS", default_value = "rudder-system")]
+    pub namespace: String,
+    /// Where the Git cache lives.
+    #[arg(long, env = "RUDDER_CACHE_DIR", value_name = "DIR", default_value = "/tmp/rudder")]
+    pub cache_dir: PathBuf,
+    /// File holding the webhook secret (GitHub HMAC, GitLab token, generic
+    /// HMAC); without it the webhooks are off.
+    #[arg(long, env = "RUDDER_WEBHOOK_SECRET_FILE", value_name = "FILE")]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// A variable for ${NAME} substitution (repeatable; comma-separated in
+    /// the environment variable).
+    #[arg(long = "var", env = "RUDDER_VARS", value_name = "NAME=VALUE", value_delimiter = ',')]
+    pub vars: Vec<String>,
+    /// SSH private key file (for ssh:// and user@host:path URLs).
+    #[arg(long, env = "RUDDER_SSH_KEY_FILE", value_name = "FILE", requires = "known_hosts_file")]
+    pub ssh_key_file: Option<PathBuf>,
+    /// known_hosts file; required with SSH: an unknown host key is an error.
+    #[arg(long, env = "RUDDER_KNOWN_HOSTS_FILE", value_name = "FILE")]
+    pub known_hosts_file: Option<PathBuf>,
+    /// HTTPS user name (default `git` with a token).
+    #[arg(long, env = "RUDDER_HTTPS_USERNAME", value_name = "USER")]
+    pub https_username: Option<String>,
+    /// File holding the HTTPS password.
+    #[arg(long, env = "RUDDER_HTTPS_PASSWORD_FILE", value_name = "FILE", conflicts_with = "https_token_file")]
+    pub https_password_file: Option<PathBuf>,
+    /// File holding an HTTPS access token.
+    #[arg(long, env = "RUDDER_HTTPS_TOKEN_FILE", value_name = "FILE")]
+    pub https_token_file: Option<PathBuf>,
+    /// Largest share of an app's inventory pruned in one sync (0 to 1).
+    #[arg(long, env = "RUDDER_MAX_PRUNE_SHARE", value_name = "SHARE", default_value_t = 0.5)]
+    pub max_prune_share: f64,
+    /// Prune even when a render produced no object at all.
+    #[arg(long, env = "RUDDER_ALLOW_EMPTY_PRUNE")]
+    pub allow_empty_prune: bool,
+    /// Delete and recreate any object whose change hits an immutable field.
+    #[arg(long, env = "RUDDER_RECREATE")]
+    pub recreate: bool,
+    /// Requests in flight at once per app.
+    #[arg(long, env = "RUDDER_CONCURRENCY", value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+    /// How often each app re-checks its set from the watch cache (no
+    /// request when nothing changed); the watches heal at once anyway.
+    #[arg(long, env = "RUDDER_RESYNC", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+    pub resync: Duration,
+    /// Elect a leader through a coordination.k8s.io Lease, for several
+    /// replicas: only the leader fetches and writes.
+    #[arg(long, env = "RUDDER_LEADER_ELECT")]
+    pub leader_elect: bool,
+    /// Name of the Lease (in --namespace).
+    #[arg(long, env = "RUDDER_LEASE_NAME", value_name = "NAME", default_value = "rudder-leader")]
+    pub lease_name: String,
+    /// This replica's identity in the Lease (default: $POD_NAME or the
+    /// host name, with the process id).
+    #[arg(long, env = "RUDDER_IDENTITY", value_name = "ID")]
+    pub identity: Option<String>,
+    /// Log format: text or json.
+    #[arg(long, env = "RUDDER_LOG_FORMAT", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// One app as the apps file writes it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppEntry {
+    pub name: String,
+    pub path: String,
+    #[serde(default)]
+    pub prune: bool,
+    #[serde(default)]
+    pub vars: BTreeMap<String, String>,
+}
+
+/// The apps file. Later versions add top-level keys (ordering, waves,
+/// suspend, custom health) beside `apps`; an unknown key is an error so a
+/// typo never passes silently.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppsFile {
+    pub apps: Vec<AppEntry>,
+}
+
+/// An app ready to run: its path templated for this cluster, its ApplySet
+/// and field manager, and the variables its render gets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppSpec {
+    pub name: String,
+    pub path: String,
+    pub prune: bool,
+    pub vars: BTreeMap<String, String>,
+    pub field_manager: String,
+}
+
+/// Replaces `{region}` and `{cluster}`; any other `{...}` is an error.
+pub fn expand_template(template: &str, region: &str, cluster: &str) -> Result<String, String> {
+    let mut out = String::new();
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let close = after
+            .find('}')
+            .ok_or_else(|| format!("path `{template}`: `{{` without `}}`"))?;
+        match &after[..close] {
+            "region" => out.push_str(region),
+            "cluster" => out.push_str(cluster),
+            other => {
+                return Err(format!(
+                    "path `{template}`: unknown placeholder {{{other}}} (use {{region}} or {{cluster}})"
+                ));
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    Ok(out.trim_matches('/').to_string())
+}
+
+/// Parses `NAME=VALUE` items.
+pub fn parse_vars(items: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for item in items.iter().filter(|i| !i.is_empty()) {
+        let (name, value) = item
+            .split_once('=')
+            .ok_or_else(|| format!("--var `{item}`: expected NAME=VALUE"))?;
+        if name.is_empty() {
+            return Err(format!("--var `{item}`: the variable name is empty"));
+        }
+        out.insert(name.to_string(), value.to_string());
+    }
+    Ok(out)
+}
+
+/// Reads an apps file's text; errors name the file (and line, from the
+/// YAML parser).
+pub fn parse_apps_file(file: &str, text: &str) -> Result<AppsFile, String> {
+    let parsed: AppsFile = serde_saphyr::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for app in &parsed.apps {
+        if app.name.is_empty() || dns_label(&app.name) != app.name {
+            return Err(format!(
+                "{file}: app name `{}` must be a DNS label (lower-case letters, digits and `-`), as it names the app's ApplySet",
+                app.name
+            ));
+        }
+        if !seen.insert(app.name.as_str()) {
+            return Err(format!("{file}: app `{}` is listed twice", app.name));
+        }
+    }
+    if parsed.apps.is_empty() {
+        return Err(format!("{file}: `apps` is empty: list at least one app"));
+    }
+    Ok(parsed)
+}
+
+/// The apps this agent runs: the apps file's, or the one app of `--path`.
+/// Every render gets `RUDDER_REGION` and `RUDDER_CLUSTER`, then `--var`s,
+/// then the app's own `vars` (the most specific wins).
+pub fn app_specs(args: &RunArgs, apps_file: Option<AppsFile>) -> Result<Vec<AppSpec>, String> {
+    let mut common = BTreeMap::new();
+    common.insert("RUDDER_REGION".to_string(), args.region.clone());
+    common.insert("RUDDER_CLUSTER".to_string(), args.cluster.clone());
+    common.extend(parse_vars(&args.vars)?);
+    let entries = match (apps_file, &args.path) {
+        (Some(file), _) => file.apps,
+        (None, Some(template)) => {
+            let path = expand_template(template, &args.region, &args.cluster)?;
+            vec![AppEntry {
+                name: args.name.clone().unwrap_or_else(|| dns_label(&path)),
+                path: template.clone(),
+                prune: args.prune,
+                vars: BTreeMap::new(),
+            }]
+        }
+        (None, None) => return Err("give --path TEMPLATE or --apps FILE".into()),
+    };
+    entries
+        .into_iter()
+        .map(|entry| {
+            let mut vars = common.clone();
+            vars.extend(entry.vars);
+            Ok(AppSpec {
+                path: expand_template(&entry.path, &args.region, &args.cluster)?,
+                field_manager: format!("rudder/{}", entry.name),
+                name: entry.name,
+                prune: entry.prune,
+                vars,
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        run: RunArgs,
+    }
+
+    fn args(extra: &[&str]) -> RunArgs {
+        let mut argv = vec!["rudder", "--repo", "git://127.0.0.1/fleet", "--region", "eu-west-1", "--cluster", "rudder-eu-west-1"];
+        argv.extend(extra);
+        Cli::try_parse_from(argv).unwrap().run
+    }
+
+    #[test]
+    fn templates_take_region_and_cluster() {
+        assert_eq!(expand_template("clusters/{region}", "eu-west-1", "c1").unwrap(), "clusters/eu-west-1");
+        assert_eq!(expand_template("/x/{cluster}/", "r", "c1").unwrap(), "x/c1");
+        assert!(expand_template("clusters/{zone}", "r", "c").unwrap_err().contains("{zone}"));
+        assert!(expand_template("clusters/{region", "r", "c").is_err());
+    }
+
+    #[test]
+    fn one_path_is_one_app_named_after_it() {
+        let specs = app_specs(&args(&["--path", "clusters/{region}", "--prune", "--var", "TIER=gold"]), None).unwrap();
+        assert_eq!(specs.len(), 1);
+        let app = &specs[0];
+        assert_eq!(app.name, "clusters-eu-west-1");
+        assert_eq!(app.path, "clusters/eu-west-1");
+        assert_eq!(app.field_manager, "rudder/clusters-eu-west-1");
+        assert!(app.prune);
+        assert_eq!(app.vars["RUDDER_REGION"], "eu-west-1");
+        assert_eq!(app.vars["RUDDER_CLUSTER"], "rudder-eu-west-1");
+        assert_eq!(app.vars["TIER"], "gold");
+    }
+
+    #[test]
+    fn apps_file_gives_each_app_its_set_manager_and_vars() {
+        let file = parse_apps_file(
+            "apps.yaml",
+            "apps:\n  - name: shop\n    path: clusters/{region}/shop\n    prune: true\n    vars: {TIER: gold}\n  - name: infra\n    path: infra\n",
+        )
+        .unwrap();
+        let specs = app_specs(&args(&["--apps", "apps.yaml", "--var", "TIER=silver"]), Some(file)).unwrap();
+        assert_eq!(specs[0].path, "clusters/eu-west-1/shop");
+        assert_eq!(specs[0].vars["TIER"], "gold");
+        assert_eq!(specs[1].vars["TIER"], "silver");
+        assert!(!specs[1].prune);
+        assert_eq!(specs[1].field_manager, "rudder/infra");
+    }
+
+    #[test]
+    fn apps_file_refuses_unknown_keys_bad_names_and_duplicates() {
+        assert!(parse_apps_file("a.yaml", "apps:\n  - name: a\n    path: p\n    prun: true\n").unwrap_err().contains("a.yaml"));
+        assert!(parse_apps_file("a.yaml", "apps: []\nextra: 1\n").is_err());
+        assert!(parse_apps_file("a.yaml", "apps:\n  - name: Shop_1\n    path: p\n").unwrap_err().contains("DNS label"));
+        assert!(parse_apps_file("a.yaml", "apps:\n  - {name: a, path: p}\n  - {name: a, path: q}\n").unwrap_err().contains("twice"));
+        assert!(parse_apps_file("a.yaml", "apps: []\n").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn path_and_apps_exclude_each_other_and_one_is_required() {
+        let base = ["rudder", "--repo", "r", "--region", "r", "--cluster", "c"];
+        assert!(Cli::try_parse_from(base).is_err());
+        let mut both = base.to_vec();
+        both.extend(["--path", "p", "--apps", "a.yaml"]);
+        assert!(Cli::try_parse_from(both).is_err());
+    }
+}

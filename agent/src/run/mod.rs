@@ -1,0 +1,265 @@
+//! `rudder run`: the agent. Wires the pieces together and owns their
+//! lifetimes: the HTTP server (status, metrics, webhooks), optional leader
+//! election, the Git source loop, and one loop per app, each around the
+//! reconciler's long-lived [`rudder_reconciler::app::App`]. SIGTERM or
+//! SIGINT: every app finishes the sync in flight, the Lease is released,
+//! and the process exits 0.
+
+pub mod app_loop;
+pub mod config;
+pub mod events;
+pub mod source_loop;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use rudder_reconciler::app::App;
+use rudder_reconciler::applyset::ApplySetParent;
+use rudder_reconciler::sync::SyncOptions;
+use tokio::sync::{mpsc, watch};
+
+use crate::cluster_args::connect;
+use crate::leader::{Elector, default_identity};
+use crate::server::{self, ServerState, metrics::Metrics};
+use crate::source::{Auth, GitSource, SourceSpec};
+use crate::status::{AppStatus, Board, LeaderStatus, SourceStatus, Status};
+use config::{AppSpec, RunArgs};
+
+/// How long the apps get to finish what they are doing on shutdown.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let apps_file = match &args.apps {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the apps file {}", path.display()))?;
+            Some(config::parse_apps_file(&path.display().to_string(), &text).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
+    let specs = config::app_specs(&args, apps_file).map_err(anyhow::Error::msg)?;
+    if !(0.0..=1.0).contains(&args.max_prune_share) {
+        anyhow::bail!("--max-prune-share {}: must be between 0 and 1", args.max_prune_share);
+    }
+    let webhook_secret = match &args.webhook_secret_file {
+        Some(path) => {
+            let secret = std::fs::read(path)
+                .with_context(|| format!("reading the webhook secret file {}", path.display()))?;
+            let secret = trim_newline(secret);
+            if secret.is_empty() {
+                anyhow::bail!("the webhook secret file {} is empty", path.display());
+            }
+            Some(Arc::new(secret))
+        }
+        None => None,
+    };
+    let identity = args.identity.clone().unwrap_or_else(default_identity);
+
+    let board = Board::new(Status {
+        cluster: args.cluster.clone(),
+        region: args.region.clone(),
+        version: env!("CARGO_PKG_VERSION"),
+        source: SourceStatus {
+            repo: redact_url(&args.repo),
+            reference: args.reference.clone(),
+            ..SourceStatus::default()
+        },
+        leader: LeaderStatus {
+            enabled: args.leader_elect,
+            ..LeaderStatus::default()
+        },
+        apps: specs
+            .iter()
+            .map(|s| AppStatus::new(&s.name, &s.path, &s.name, &s.field_manager))
+            .collect(),
+    });
+    let metrics = Arc::new(Metrics::new(&args.cluster, &args.region));
+    for spec in &specs {
+        metrics.register_app(&spec.name);
+    }
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (trigger_tx, trigger_rx) = mpsc::channel(1);
+    let state = ServerState {
+        board: board.clone(),
+        metrics: metrics.clone(),
+        webhook_secret,
+        triggers: trigger_tx,
+    };
+    let mut server_shutdown = shutdown_rx.clone();
+    let (addr, server_task) = server::serve(args.listen, state, async move {
+        let _ = server_shutdown.wait_for(|stop| *stop).await;
+    })
+    .await?;
+    tracing::info!(listen = %addr, cluster = %args.cluster, region = %args.region, "serving /status, /metrics and /hooks");
+
+    let (target, default_namespace) = connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+
+    let signal = shutdown_signal();
+    tokio::pin!(signal);
+    let mut elector = args.leader_elect.then(|| {
+        Elector::new(target.client(), &args.namespace, &args.lease_name, &identity, board.clone())
+    });
+    if let Some(elector) = elector.as_mut() {
+        tracing::info!(identity = %elector.identity(), lease = %args.lease_name, "waiting to lead");
+        tokio::select! {
+            _ = elector.acquire() => {}
+            _ = &mut signal => {
+                let _ = shutdown_tx.send(true);
+                let _ = server_task.await;
+                println!("stopped before leading");
+                return Ok(ExitCode::SUCCESS);
+            }
+        }
+    }
+
+    let spec = SourceSpec {
+        repo: args.repo.clone(),
+        reference: args.reference.clone(),
+        cache_dir: args.cache_dir.clone(),
+        auth: auth(&args),
+    };
+    let source = tokio::task::spawn_blocking(move || GitSource::open(spec))
+        .await?
+        .with_context(|| format!("opening the Git cache in {}", args.cache_dir.display()))?;
+
+    let (snapshot_tx, snapshot_rx) = watch::channel(None);
+    let mut tasks = Vec::new();
+    for spec in specs {
+        let options = sync_options(&args, &spec, default_namespace.clone());
+        let events = app_loop_events(&target, &identity, &args.namespace, &spec);
+        let worker = app_loop::AppWorker {
+            app: App::new(spec.name.clone(), target.clone(), options),
+            spec,
+            board: board.clone(),
+            metrics: metrics.clone(),
+            events,
+            resync_every: args.resync,
+            retry_max: args.interval.clamp(Duration::from_secs(5), Duration::from_secs(60)),
+        };
+        tasks.push(tokio::spawn(worker.run(snapshot_rx.clone(), shutdown_rx.clone())));
+    }
+    let source_loop = source_loop::SourceLoop {
+        source,
+        interval: args.interval,
+        triggers: trigger_rx,
+        snapshots: snapshot_tx,
+        board: board.clone(),
+        metrics: metrics.clone(),
+    };
+    tasks.push(tokio::spawn(source_loop.run(shutdown_rx.clone())));
+
+    let mut exit = ExitCode::SUCCESS;
+    match elector.as_mut() {
+        Some(elector) => tokio::select! {
+            _ = &mut signal => {}
+            _ = elector.keep() => {
+                tracing::error!("leadership lost; stopping so that only one replica writes");
+                exit = ExitCode::FAILURE;
+            }
+        },
+        None => signal.await,
+    }
+    tracing::info!("stopping: finishing the syncs in flight");
+    let _ = shutdown_tx.send(true);
+    let all = futures::future::join_all(tasks);
+    if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
+        tracing::warn!("some apps did not stop within {} s", SHUTDOWN_GRACE.as_secs());
+    }
+    if let Some(elector) = elector.as_mut() {
+        elector.release().await;
+    }
+    let _ = tokio::time::timeout(Duration::from_secs(5), server_task).await;
+    let corrections: u64 = board.snapshot().apps.iter().map(|a| a.drift_corrections).sum();
+    println!("stopped; {corrections} drift corrections");
+    Ok(exit)
+}
+
+fn app_loop_events(target: &rudder_reconciler::target::Target, identity: &str, namespace: &str, spec: &AppSpec) -> events::EventSink {
+    events::EventSink::new(target.client(), identity, namespace, &spec.name)
+}
+
+fn sync_options(args: &RunArgs, spec: &AppSpec, default_namespace: String) -> SyncOptions {
+    let mut options = SyncOptions::new(ApplySetParent::new(spec.name.clone(), args.namespace.clone()));
+    options.plan.prune = spec.prune;
+    options.plan.max_prune_share = args.max_prune_share;
+    options.plan.allow_over_share = args.max_prune_share >= 1.0;
+    options.plan.allow_empty_render = args.allow_empty_prune;
+    options.apply.recreate = args.recreate;
+    options.apply.field_manager = spec.field_manager.clone();
+    options.concurrency = args.concurrency.max(1);
+    options.default_namespace = default_namespace;
+    options
+}
+
+fn auth(args: &RunArgs) -> Auth {
+    if let (Some(key), Some(known_hosts)) = (&args.ssh_key_file, &args.known_hosts_file) {
+        return Auth::Ssh {
+            private_key: key.clone(),
+            known_hosts: known_hosts.clone(),
+        };
+    }
+    match (&args.https_password_file, &args.https_token_file) {
+        (Some(file), _) | (None, Some(file)) => Auth::Basic {
+            username: args.https_username.clone(),
+            password_file: file.clone(),
+        },
+        (None, None) => Auth::None,
+    }
+}
+
+fn trim_newline(mut bytes: Vec<u8>) -> Vec<u8> {
+    while bytes.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+        bytes.pop();
+    }
+    bytes
+}
+
+/// A repository URL without any password in it, for status and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}@{host}{path}")
+        }
+        None => url.to_string(),
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match terminate.as_mut() {
+                Some(signal) => { signal.recv().await; }
+                None => std::future::pending::<()>().await,
+            }
+        } => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_lose_their_password() {
+        assert_eq!(redact_url("https://bot:s3cret@git.example/fleet.git"), "https://bot@git.example/fleet.git");
+        assert_eq!(redact_url("git://127.0.0.1:9418/fleet"), "git://127.0.0.1:9418/fleet");
+        assert_eq!(redact_url("git@github.com:org/fleet.git"), "git@github.com:org/fleet.git");
+    }
+
+    #[test]
+    fn secret_files_lose_their_trailing_newline_only() {
+        assert_eq!(trim_newline(b"abc \n\r\n".to_vec()), b"abc ".to_vec());
+    }
+}

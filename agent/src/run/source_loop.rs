@@ -1,0 +1,163 @@
+//! The source loop: asks Git which commit the ref names (one ref listing)
+//! at start-up, at every interval (with jitter) and on every webhook, and
+//! when the commit is new fetches it and hands the snapshot to the apps.
+//! The same commit costs that one listing and nothing else. A failure
+//! (server down, auth refused, ref missing) is reported and retried with
+//! backoff; the apps keep what they have (nothing is pruned because of it).
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::{mpsc, watch};
+
+use crate::server::Trigger;
+use crate::server::metrics::Metrics;
+use crate::source::{GitSource, Snapshot, SourceError};
+use crate::status::{Board, ErrorCode, rfc3339, rfc3339_unix};
+
+const RETRY_FIRST: Duration = Duration::from_secs(1);
+
+pub struct SourceLoop {
+    pub source: GitSource,
+    pub interval: Duration,
+    pub triggers: mpsc::Receiver<Trigger>,
+    pub snapshots: watch::Sender<Option<Arc<Snapshot>>>,
+    pub board: Board,
+    pub metrics: Arc<Metrics>,
+}
+
+/// What one poll found.
+enum Polled {
+    Same,
+    New(Snapshot),
+}
+
+impl SourceLoop {
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let SourceLoop {
+            source,
+            interval,
+            mut triggers,
+            snapshots,
+            board,
+            metrics,
+        } = self;
+        let mut source = Some(source);
+        let mut current: Option<String> = None;
+        let mut backoff = RETRY_FIRST;
+        loop {
+            let mut git = source.take().expect("the source is put back after each poll");
+            let known = current.clone();
+            let joined = tokio::task::spawn_blocking(move || {
+                let polled = poll(&mut git, known.as_deref());
+                (git, polled)
+            })
+            .await;
+            let Ok((git, polled)) = joined else {
+                tracing::error!("the Git poll task panicked; stopping the source");
+                return;
+            };
+            source = Some(git);
+            let now = rfc3339(SystemTime::now());
+            let wait = match polled {
+                Ok(Polled::Same) => {
+                    metrics.add_source_poll("same");
+                    board.update(|s| {
+                        s.source.last_fetch = Some(now);
+                        s.source.error = None;
+                        s.source.error_code = None;
+                    });
+                    backoff = RETRY_FIRST;
+                    jittered(interval)
+                }
+                Ok(Polled::New(snapshot)) => {
+                    metrics.add_source_poll("new");
+                    tracing::info!(revision = %snapshot.revision, summary = %snapshot.summary, "new revision");
+                    board.update(|s| {
+                        s.source.revision = Some(snapshot.revision.clone());
+                        s.source.commit_time = Some(rfc3339_unix(snapshot.commit_time));
+                        s.source.commit_summary = Some(snapshot.summary.clone());
+                        s.source.last_fetch = Some(now);
+                        s.source.error = None;
+                        s.source.error_code = None;
+                    });
+                    current = Some(snapshot.revision.clone());
+                    snapshots.send_replace(Some(Arc::new(snapshot)));
+                    backoff = RETRY_FIRST;
+                    jittered(interval)
+                }
+                Err(error) => {
+                    metrics.add_source_poll("error");
+                    let code = source_code(&error);
+                    metrics.add_source_error(code.as_str());
+                    let message = error.to_string();
+                    tracing::warn!(code = code.as_str(), %message, retry_in_s = backoff.as_secs_f64(), "Git source failed; the cluster keeps its state");
+                    board.update(|s| {
+                        s.source.error = Some(message);
+                        s.source.error_code = Some(code);
+                        s.source.last_fetch = Some(now);
+                    });
+                    // Nothing synced yet and Git is down: say so in /readyz
+                    // terms too, since no attempt can complete.
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(interval.max(RETRY_FIRST));
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(wait) => {}
+                trigger = triggers.recv() => {
+                    if trigger.is_none() {
+                        return;
+                    }
+                    // Deliveries that came meanwhile are the same fetch.
+                    while triggers.try_recv().is_ok() {}
+                }
+            }
+        }
+    }
+}
+
+fn poll(source: &mut GitSource, known: Option<&str>) -> Result<Polled, SourceError> {
+    let commit = source.resolve()?;
+    if known == Some(commit.as_str()) {
+        return Ok(Polled::Same);
+    }
+    Ok(Polled::New(source.snapshot(&commit)?))
+}
+
+/// The error code of a source failure.
+pub fn source_code(error: &SourceError) -> ErrorCode {
+    match error.code() {
+        "RUD1001" => ErrorCode::SourceUnreachable,
+        "RUD1002" => ErrorCode::SourceAuth,
+        "RUD1003" => ErrorCode::SourceHostKey,
+        "RUD1004" => ErrorCode::SourceRefMissing,
+        _ => ErrorCode::SourceGit,
+    }
+}
+
+/// `interval` shortened by up to 10%, so a fleet started together does
+/// not poll its Git server in lockstep.
+pub fn jittered(interval: Duration) -> Duration {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let fraction = f64::from(nanos % 1000) / 10_000.0; // 0 to 0.1
+    interval.mul_f64(1.0 - fraction)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent_below() {
+        for _ in 0..100 {
+            let d = jittered(Duration::from_secs(60));
+            assert!(d <= Duration::from_secs(60) && d >= Duration::from_secs(54), "{d:?}");
+        }
+    }
+}
