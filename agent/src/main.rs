@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand};
 mod cluster_args;
 mod diff_cmd;
 mod render_cmd;
+#[allow(dead_code, unused_imports)] // wired into `rudder run` by the run loop
+mod source;
 mod sync_cmd;
 
 /// rudder: a GitOps pull agent for multi-region Kubernetes.

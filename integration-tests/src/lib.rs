@@ -13,6 +13,7 @@
 pub mod cluster;
 pub mod controlplane;
 pub mod fleet;
+pub mod git_server;
 mod http;
 mod pki;
 mod process;
