@@ -241,7 +241,16 @@ fn tag_and_full_commit_id_as_reference() {
     let cache3 = tempfile::tempdir().unwrap();
     let mut tip = open(&daemon.url(), &second, cache3.path(), Auth::None);
     let id = tip.resolve().unwrap();
-    assert_eq!(tip.snapshot(&id).unwrap().revision, second);
+    let snap = tip.snapshot(&id).unwrap();
+    assert_eq!(snap.revision, second);
+    // Shallow: the tip's parent was not fetched.
+    let cached = git2::Repository::open_bare(snap.repo_path()).unwrap();
+    assert!(cached.is_shallow());
+    assert!(
+        cached
+            .find_commit(git2::Oid::from_str(&first).unwrap())
+            .is_err()
+    );
 }
 
 #[test]
@@ -288,6 +297,30 @@ fn ssh_with_the_right_known_hosts_works() {
     let snap = src
         .snapshot(&first)
         .unwrap_or_else(|e| panic!("{e}\n{}", ssh.log()));
+    // The same host, hashed as `ssh-keygen -H` writes it.
+    let hashed = cache.path().join("hashed_known_hosts");
+    std::fs::copy(ssh.known_hosts(), &hashed).unwrap();
+    let out = std::process::Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(&hashed)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&hashed).unwrap();
+    assert!(text.starts_with("|1|"), "{text}");
+    let auth = Auth::Ssh {
+        private_key: ssh.client_key().to_path_buf(),
+        known_hosts: hashed,
+    };
+    let cache2 = tempfile::tempdir().unwrap();
+    assert_eq!(
+        open(&ssh.url(), "main", cache2.path(), auth)
+            .resolve()
+            .unwrap(),
+        first
+    );
+
     let rendered = render_snapshot(&snap, "clusters/us-east-1", &RenderOptions::default()).unwrap();
     assert_eq!(
         names(&rendered.rendered.objects),

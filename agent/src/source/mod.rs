@@ -259,8 +259,8 @@ impl GitSource {
     }
 
     /// Brings `oid` into the cache: the advertised ref naming it, shallowly;
-    /// else the id itself; else every branch and tag with full history (an
-    /// old commit no ref names at its tip).
+    /// else the id itself (servers that allow it); else every branch and tag
+    /// with full history (an old commit no ref names at its tip).
     fn fetch_commit(&mut self, oid: Oid) -> Result<(), SourceError> {
         let _lock = lock(&self.lock_path).map_err(|e| SourceError::Git {
             repo: self.url.shown.clone(),
@@ -269,6 +269,13 @@ impl GitSource {
         // Another source on the same cache may have fetched it meanwhile.
         if self.repo.find_commit(oid).is_ok() {
             return Ok(());
+        }
+        // A commit id given as the reference was never listed: a ref may
+        // still name it at its tip, which can be fetched shallowly where an
+        // id alone cannot (libgit2 refuses ids unless the server allows
+        // them).
+        if self.advertised_name(oid).is_none() {
+            self.advertised = self.list_remote()?;
         }
         if let Some(name) = self.advertised_name(oid) {
             let local = format!("refs/rudder/{}", name.trim_start_matches("refs/"));
@@ -363,6 +370,12 @@ fn is_full_id(s: &str) -> bool {
     s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// How long a source waits for another fetch into the same cache. Bounded
+/// because libgit2 cannot be given a network timeout here (its option
+/// setters are `unsafe`, which this crate forbids), so a fetch stuck on a
+/// silent server must not wedge every later attempt.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// An exclusive lock on `path` (created if absent), released when the file
 /// is dropped: keeps two sources on one cache from writing it at once.
 fn lock(path: &Path) -> std::io::Result<File> {
@@ -371,8 +384,22 @@ fn lock(path: &Path) -> std::io::Result<File> {
         .truncate(false)
         .write(true)
         .open(path)?;
-    file.lock()?;
-    Ok(file)
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(25));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(std::io::Error::other(format!(
+                    "another fetch into this cache has held it for {} s",
+                    LOCK_WAIT.as_secs()
+                )));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -399,6 +426,28 @@ mod tests {
         assert_eq!(pick_ref(&heads, "v2").unwrap().1, oid(5));
         assert_eq!(pick_ref(&heads, "HEAD").unwrap().1, oid(1));
         assert!(pick_ref(&heads, "nope").is_none());
+    }
+
+    #[test]
+    fn handles_can_move_to_blocking_threads() {
+        fn send<T: Send>() {}
+        send::<GitSource>();
+        send::<Snapshot>();
+        send::<GitTree>();
+        send::<RenderedRevision>();
+        send::<ReadSet>();
+        send::<SourceError>();
+    }
+
+    #[test]
+    fn lock_is_exclusive_until_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.lock");
+        let held = lock(&path).unwrap();
+        let other = File::options().write(true).open(&path).unwrap();
+        assert!(other.try_lock().is_err());
+        drop(held);
+        assert!(other.try_lock().is_ok());
     }
 
     #[test]
