@@ -27,6 +27,13 @@ if ! command -v kubectl >/dev/null 2>&1; then
   export PATH="$cache_root/tools/venv/bin:$PATH"
 fi
 
+if [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null 2>&1; then
+  # The Git source's SSH tests run Debian's sshd on 127.0.0.1.
+  step "sshd is absent: installing openssh-server with apt-get"
+  apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server >/dev/null
+fi
+
 step "control plane (kube-apiserver, controller-manager, scheduler, etcd, kwok)"
 start=$(date +%s)
 bash integration-tests/controlplane/build.sh >/dev/null

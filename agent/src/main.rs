@@ -13,6 +13,8 @@ mod leader;
 mod render_cmd;
 mod run;
 mod server;
+// A few accessors serve only the source tests (agent/tests/source_git.rs).
+#[allow(dead_code, unused_imports)]
 mod source;
 mod status;
 mod sync_cmd;

@@ -32,13 +32,13 @@ pub fn free_port() -> u16 {
 impl AgentProcess {
     /// Starts `binary run ARGS --listen 127.0.0.1:PORT`, logging to
     /// `dir/NAME.log`.
-    pub fn start(binary: &Path, name: &str, args: &[String], dir: &Path) -> AgentProcess {
+    pub fn start(binary: impl AsRef<Path>, name: &str, args: &[String], dir: &Path) -> AgentProcess {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
         let log = dir.join(format!("{name}.log"));
         let out = std::fs::File::create(&log).expect("the agent's log file");
         let err = out.try_clone().expect("the agent's log file");
-        let child = Command::new(binary)
+        let child = Command::new(binary.as_ref())
             .arg("run")
             .args(args)
             .arg("--listen")

@@ -14,6 +14,7 @@ pub mod agent;
 pub mod cluster;
 pub mod controlplane;
 pub mod fleet;
+pub mod git_server;
 mod http;
 mod pki;
 mod process;
