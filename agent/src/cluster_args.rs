@@ -131,8 +131,8 @@ pub async fn connect(
     };
     let name = name.unwrap_or_else(|| config.cluster_url.to_string());
     let default_namespace = config.default_namespace.clone();
-    let client =
-        kube::Client::try_from(config).with_context(|| format!("cluster {name}: building the client"))?;
+    let client = kube::Client::try_from(config)
+        .with_context(|| format!("cluster {name}: building the client"))?;
     Ok((Target::new(client, name), default_namespace))
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::coordination::v1::Lease;
 use kube::Api;
-use kube::api::{PostParams, ObjectMeta};
+use kube::api::{ObjectMeta, PostParams};
 
 use crate::status::{Board, rfc3339_micros};
 
@@ -20,19 +20,32 @@ pub const LEASE_DURATION: Duration = Duration::from_secs(15);
 pub const RENEW_EVERY: Duration = Duration::from_secs(5);
 pub const RETRY_EVERY: Duration = Duration::from_secs(2);
 
+/// A Lease record as this replica judges it: holder and renew time.
+type LeaseRecord = (Option<String>, Option<String>);
+
 pub struct Elector {
+    client: kube::Client,
+    namespace: String,
     api: Api<Lease>,
     name: String,
     identity: String,
     board: Board,
     /// The last record seen (holder, renew time) and when it was first seen.
-    observed: Option<((Option<String>, Option<String>), Instant)>,
+    observed: Option<(LeaseRecord, Instant)>,
 }
 
 impl Elector {
-    pub fn new(client: kube::Client, namespace: &str, name: &str, identity: &str, board: Board) -> Self {
+    pub fn new(
+        client: kube::Client,
+        namespace: &str,
+        name: &str,
+        identity: &str,
+        board: Board,
+    ) -> Self {
         Elector {
-            api: Api::namespaced(client, namespace),
+            api: Api::namespaced(client.clone(), namespace),
+            client,
+            namespace: namespace.to_string(),
             name: name.to_string(),
             identity: identity.to_string(),
             board,
@@ -53,7 +66,9 @@ impl Elector {
                     return;
                 }
                 Ok(false) => {}
-                Err(error) => tracing::warn!(%error, lease = %self.name, "leader election: reading the Lease failed; retrying"),
+                Err(error) => {
+                    tracing::warn!(%error, lease = %self.name, "leader election: reading the Lease failed; retrying")
+                }
             }
             tokio::time::sleep(RETRY_EVERY).await;
         }
@@ -92,7 +107,11 @@ impl Elector {
         }
         spec.holder_identity = None;
         spec.lease_duration_seconds = Some(1);
-        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => tracing::info!(lease = %self.name, "released the Lease"),
             Err(error) => tracing::warn!(%error, lease = %self.name, "could not release the Lease"),
         }
@@ -114,7 +133,13 @@ impl Elector {
                 }
             }))
             .expect("a valid Lease");
-            return match self.api.create(&PostParams::default(), &lease).await {
+            let mut created = self.api.create(&PostParams::default(), &lease).await;
+            if matches!(&created, Err(kube::Error::Api(status)) if status.code == 404) {
+                // The first replica on a fresh cluster: no namespace yet.
+                self.create_namespace().await?;
+                created = self.api.create(&PostParams::default(), &lease).await;
+            }
+            return match created {
                 Ok(_) => {
                     self.set_holder(Some(self.identity.clone()), true);
                     Ok(true)
@@ -125,7 +150,10 @@ impl Elector {
         };
         let spec = lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().filter(|h| !h.is_empty());
-        let record = (holder.clone(), spec.renew_time.as_ref().map(|t| format!("{t:?}")));
+        let record = (
+            holder.clone(),
+            spec.renew_time.as_ref().map(|t| format!("{t:?}")),
+        );
         let ours = holder.as_deref() == Some(self.identity.as_str());
         let duration = Duration::from_secs(spec.lease_duration_seconds.unwrap_or(15).max(1) as u64);
         let expired = match &self.observed {
@@ -160,13 +188,31 @@ impl Elector {
             resource_version: lease.metadata.resource_version.clone(),
             ..ObjectMeta::default()
         };
-        match self.api.replace(&self.name, &PostParams::default(), &lease).await {
+        match self
+            .api
+            .replace(&self.name, &PostParams::default(), &lease)
+            .await
+        {
             Ok(_) => {
                 self.set_holder(Some(self.identity.clone()), true);
                 Ok(true)
             }
             // Someone else wrote first: judge again next round.
             Err(kube::Error::Api(status)) if status.code == 409 => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn create_namespace(&self) -> Result<(), kube::Error> {
+        use k8s_openapi::api::core::v1::Namespace;
+        let namespaces: Api<Namespace> = Api::all(self.client.clone());
+        let namespace: Namespace = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": self.namespace}
+        }))
+        .expect("a valid Namespace");
+        match namespaces.create(&PostParams::default(), &namespace).await {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(status)) if status.code == 409 => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -189,7 +235,11 @@ pub fn default_identity() -> String {
         .or_else(|_| std::env::var("HOSTNAME"))
         .ok()
         .filter(|h| !h.is_empty())
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok().map(|h| h.trim().to_string()))
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+        })
         .unwrap_or_else(|| "rudder".into());
     format!("{host}_{}", std::process::id())
 }

@@ -383,7 +383,11 @@ pub fn rfc3339(t: SystemTime) -> String {
 pub fn rfc3339_micros(t: SystemTime) -> String {
     let since = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
     let seconds = rfc3339_unix(since.as_secs() as i64);
-    format!("{}.{:06}Z", seconds.trim_end_matches('Z'), since.subsec_micros())
+    format!(
+        "{}.{:06}Z",
+        seconds.trim_end_matches('Z'),
+        since.subsec_micros()
+    )
 }
 
 /// Unix seconds as RFC 3339 in UTC.
@@ -430,7 +434,11 @@ mod tests {
 
     #[test]
     fn error_codes_serialize_as_their_table_entries() {
-        for code in [ErrorCode::SourceUnreachable, ErrorCode::RenderYaml, ErrorCode::PruneRefused] {
+        for code in [
+            ErrorCode::SourceUnreachable,
+            ErrorCode::RenderYaml,
+            ErrorCode::PruneRefused,
+        ] {
             assert_eq!(serde_json::to_value(code).unwrap(), code.as_str());
         }
     }

@@ -124,7 +124,11 @@ async fn watch(
             }
         };
         if let Some(verdict) = verdict {
-            println!("health: {} after {:.1} s", verdict.aggregate, started.elapsed().as_secs_f64());
+            println!(
+                "health: {} after {:.1} s",
+                verdict.aggregate,
+                started.elapsed().as_secs_f64()
+            );
             for o in &verdict.not_current {
                 println!("  {}: {}: {}", o.object, o.status, o.message);
             }

@@ -57,7 +57,13 @@ fn write_region(repo: &FleetRepo, region: &str, generation: &str) {
     );
 }
 
-fn agent_args(url: &str, cluster: &Cluster, cache: &Path, extra: &[&str]) -> Vec<String> {
+fn agent_args(
+    url: &str,
+    cluster: &Cluster,
+    cache: &Path,
+    interval: &str,
+    extra: &[&str],
+) -> Vec<String> {
     let mut args: Vec<String> = [
         "--repo",
         url,
@@ -69,7 +75,7 @@ fn agent_args(url: &str, cluster: &Cluster, cache: &Path, extra: &[&str]) -> Vec
         cluster.name(),
         "--prune",
         "--interval",
-        "1s",
+        interval,
         "--kubeconfig",
     ]
     .iter()
@@ -110,8 +116,17 @@ fn assert_no_secret_leak(agent: &AgentProcess) {
     let metrics = agent.get("/metrics").map(|r| r.1).unwrap_or_default();
     let page = agent.get("/").map(|r| r.1).unwrap_or_default();
     let log = agent.log();
-    for (what, text) in [("status", status), ("metrics", metrics), ("page", page), ("log", log)] {
-        assert!(!text.contains(SECRET), "{}: the Secret value appears in its {what}", agent.name);
+    for (what, text) in [
+        ("status", status),
+        ("metrics", metrics),
+        ("page", page),
+        ("log", log),
+    ] {
+        assert!(
+            !text.contains(SECRET),
+            "{}: the Secret value appears in its {what}",
+            agent.name
+        );
     }
 }
 
@@ -138,7 +153,7 @@ async fn three_regions_follow_one_repository() {
         .iter()
         .map(|cluster| {
             let cache = work.path().join(format!("cache-{}", cluster.region()));
-            let args = agent_args(&daemon.url(), cluster, &cache, &[]);
+            let args = agent_args(&daemon.url(), cluster, &cache, "1s", &[]);
             AgentProcess::start(RUDDER, cluster.region(), &args, work.path())
         })
         .collect();
@@ -150,29 +165,59 @@ async fn three_regions_follow_one_repository() {
         assert_eq!(status["source"]["revision"], first.as_str());
         assert_eq!(app(&status)["render_mode"], "kustomization");
         assert!(app(&status)["health_observed_at"].is_string(), "{status:#}");
-        assert_eq!(data(cluster, "region-settings", "region").await.as_deref(), Some(cluster.region()));
+        assert_eq!(
+            data(cluster, "region-settings", "region").await.as_deref(),
+            Some(cluster.region())
+        );
         // ${RUDDER_REGION} reached the renderer.
-        assert_eq!(data(cluster, "web", "region").await.as_deref(), Some(cluster.region()));
+        assert_eq!(
+            data(cluster, "web", "region").await.as_deref(),
+            Some(cluster.region())
+        );
         let (code, _) = agent.get("/readyz").unwrap();
         assert_eq!(code, 200);
     }
 
     // A push changing one region's overlay changes only that region; the
     // other agents record the revision without a single apiserver request.
-    let audits: Vec<Audit> = fleet.clusters.iter().map(|c| Audit::new(c.audit_log_path())).collect();
+    let audits: Vec<Audit> = fleet
+        .clusters
+        .iter()
+        .map(|c| Audit::new(c.audit_log_path()))
+        .collect();
     let offsets: Vec<u64> = audits.iter().map(Audit::offset).collect();
     write_region(&repo, regions[1], "2");
     let second = repo.commit("eu-west-1: generation 2");
     for agent in &agents {
-        agent.wait_for("at the second revision", LONG, synced_at(&second)).await;
+        agent
+            .wait_for("at the second revision", LONG, synced_at(&second))
+            .await;
     }
-    assert_eq!(data(&fleet.clusters[1], "region-settings", "generation").await.as_deref(), Some("2"));
+    assert_eq!(
+        data(&fleet.clusters[1], "region-settings", "generation")
+            .await
+            .as_deref(),
+        Some("2")
+    );
     for i in [0, 2] {
-        assert_eq!(data(&fleet.clusters[i], "region-settings", "generation").await.as_deref(), Some("1"));
+        assert_eq!(
+            data(&fleet.clusters[i], "region-settings", "generation")
+                .await
+                .as_deref(),
+            Some("1")
+        );
         let status = agents[i].status().unwrap();
-        assert_eq!(app(&status)["history"][0]["result"], "Unchanged", "{status:#}");
+        assert_eq!(
+            app(&status)["history"][0]["result"],
+            "Unchanged",
+            "{status:#}"
+        );
         let requests = audits[i].since(offsets[i], "rudder");
-        assert_eq!(requests.non_watch, 0, "{}: {requests:?} for another region's commit", regions[i]);
+        assert_eq!(
+            requests.non_watch, 0,
+            "{}: {requests:?} for another region's commit",
+            regions[i]
+        );
     }
     let changed = agents[1].status().unwrap();
     assert_eq!(app(&changed)["history"][0]["result"], "Synced");
@@ -180,9 +225,25 @@ async fn three_regions_follow_one_repository() {
 
     // Broken commits leave every cluster as it was and say where.
     let broken: [(&str, &str, &str, Option<u64>); 3] = [
-        ("settings.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: region-settings, namespace: shop\ndata: {generation: \"3\"}\n", "RUD2001", Some(3)),
-        ("kustomization.yaml", "resources: [../../environments/production, settings.yaml, missing.yaml]\n", "RUD2002", None),
-        ("kustomization.yaml", "resources: [../../environments/production, ../../../outside]\n", "RUD2003", None),
+        // kubectl kustomize names line 4 for this file too.
+        (
+            "settings.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: region-settings, namespace: shop}\ndata: a: b\n",
+            "RUD2001",
+            Some(4),
+        ),
+        (
+            "kustomization.yaml",
+            "resources: [../../environments/production, settings.yaml, missing.yaml]\n",
+            "RUD2002",
+            None,
+        ),
+        (
+            "kustomization.yaml",
+            "resources: [../../environments/production, ../../../outside]\n",
+            "RUD2003",
+            None,
+        ),
     ];
     for (file, text, code, line) in broken {
         write_region(&repo, regions[0], "2");
@@ -198,46 +259,74 @@ async fn three_regions_follow_one_repository() {
         assert_eq!(app(&status)["applied_revision"], second.as_str());
         if code != "RUD2003" {
             let file = error["file"].as_str().unwrap_or_default();
-            assert!(file.contains(&format!("clusters/{}/", regions[0])), "{status:#}");
+            assert!(
+                file.contains(&format!("clusters/{}/", regions[0])),
+                "{status:#}"
+            );
         }
         if let Some(line) = line {
             assert_eq!(error["line"], line, "{status:#}");
         }
-        assert_eq!(data(&fleet.clusters[0], "region-settings", "generation").await.as_deref(), Some("1"));
-        assert!(config_map(&fleet.clusters[0], "web").await.is_some(), "a broken commit pruned");
+        assert_eq!(
+            data(&fleet.clusters[0], "region-settings", "generation")
+                .await
+                .as_deref(),
+            Some("1")
+        );
+        assert!(
+            config_map(&fleet.clusters[0], "web").await.is_some(),
+            "a broken commit pruned"
+        );
         let page = agents[0].get("/").unwrap().1;
         assert!(page.contains(code), "the page does not show the error");
     }
     // The fix converges.
     write_region(&repo, regions[0], "3");
     let fixed = repo.commit("us-east-1: fixed");
-    let status = agents[0].wait_for("synced after the fix", LONG, synced_at(&fixed)).await;
+    let status = agents[0]
+        .wait_for("synced after the fix", LONG, synced_at(&fixed))
+        .await;
     assert!(app(&status)["error"].is_null());
-    assert_eq!(data(&fleet.clusters[0], "region-settings", "generation").await.as_deref(), Some("3"));
+    assert_eq!(
+        data(&fleet.clusters[0], "region-settings", "generation")
+            .await
+            .as_deref(),
+        Some("3")
+    );
 
     // An object deleted by hand comes back.
     let api: Api<ConfigMap> = Api::namespaced(fleet.clusters[2].client(), "shop");
     api.delete("web", &DeleteParams::default()).await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while config_map(&fleet.clusters[2], "web").await.is_none() {
-        assert!(Instant::now() < deadline, "the deleted ConfigMap did not come back");
+        assert!(
+            Instant::now() < deadline,
+            "the deleted ConfigMap did not come back"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     agents[2]
-        .wait_for("counting the correction", LONG, |s| app(s)["drift_corrections"].as_u64() >= Some(1))
+        .wait_for("counting the correction", LONG, |s| {
+            app(s)["drift_corrections"].as_u64() >= Some(1)
+        })
         .await;
     let metrics = agents[2].get("/metrics").unwrap().1;
     assert!(
-        metrics.lines().any(|l| l.starts_with("rudder_drift_corrections_total{")
-            && l.contains(&format!("region=\"{}\"", regions[2]))
-            && !l.ends_with(" 0")),
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rudder_drift_corrections_total{")
+                && l.contains(&format!("region=\"{}\"", regions[2]))
+                && !l.ends_with(" 0")),
         "{metrics}"
     );
     assert!(metrics.contains("rudder_sync_info{"), "{metrics}");
 
     // Secrets stay secret everywhere.
     let secrets: Api<Secret> = Api::namespaced(fleet.clusters[0].client(), "shop");
-    assert_eq!(secrets.list(&Default::default()).await.unwrap().items.len(), 1);
+    assert_eq!(
+        secrets.list(&Default::default()).await.unwrap().items.len(),
+        1
+    );
     for agent in &agents {
         assert_no_secret_leak(agent);
     }
@@ -246,18 +335,29 @@ async fn three_regions_follow_one_repository() {
     daemon.stop();
     for agent in &agents {
         let status = agent
-            .wait_for("reporting the Git server down", LONG, |s| s["source"]["error"].is_string())
+            .wait_for("reporting the Git server down", LONG, |s| {
+                s["source"]["error"].is_string()
+            })
             .await;
         assert_eq!(status["source"]["error_code"], "RUD1001", "{status:#}");
     }
     for cluster in &fleet.clusters {
-        assert!(config_map(cluster, "web").await.is_some(), "pruned while Git was down");
+        assert!(
+            config_map(cluster, "web").await.is_some(),
+            "pruned while Git was down"
+        );
     }
     daemon.restart();
     write_region(&repo, regions[2], "4");
     let after_outage = repo.commit("ap-southeast-1: after the outage");
     for agent in &agents {
-        let status = agent.wait_for("recovered from the Git outage", LONG, synced_at(&after_outage)).await;
+        let status = agent
+            .wait_for(
+                "recovered from the Git outage",
+                LONG,
+                synced_at(&after_outage),
+            )
+            .await;
         assert!(status["source"]["error"].is_null());
     }
 
@@ -265,7 +365,9 @@ async fn three_regions_follow_one_repository() {
     // stay Healthy; it recovers when the apiserver returns.
     fleet.clusters[1].stop_apiserver();
     agents[1]
-        .wait_for("reporting its cluster down", LONG, |s| !app(s)["error"].is_null() && app(s)["health"] == "Unknown")
+        .wait_for("reporting its cluster down", LONG, |s| {
+            !app(s)["error"].is_null() && app(s)["health"] == "Unknown"
+        })
         .await;
     for i in [0, 2] {
         let status = agents[i].status().unwrap();
@@ -286,9 +388,12 @@ async fn three_regions_follow_one_repository() {
 #[tokio::test(flavor = "multi_thread")]
 async fn webhooks_auth_leader_election_and_shutdown() {
     let work = tempfile::tempdir().unwrap();
-    let cluster = Cluster::start(ClusterOptions::new("rudder-us-east-1", "us-east-1"), work.path())
-        .await
-        .expect("the cluster starts");
+    let cluster = Cluster::start(
+        ClusterOptions::new("rudder-us-east-1", "us-east-1"),
+        work.path(),
+    )
+    .await
+    .expect("the cluster starts");
     let repo = FleetRepo::new();
     fleet_repository(&repo, &["us-east-1"]);
     let first = repo.commit("first");
@@ -305,15 +410,26 @@ async fn webhooks_auth_leader_election_and_shutdown() {
         &http.url(),
         &cluster,
         &work.path().join("cache-wrong"),
-        &["--https-username", "fleet-bot", "--https-token-file", wrong.to_str().unwrap()],
+        "1s",
+        &[
+            "--https-username",
+            "fleet-bot",
+            "--https-token-file",
+            wrong.to_str().unwrap(),
+        ],
     );
     let refused = AgentProcess::start(RUDDER, "wrong-token", &args, work.path());
     let status = refused
-        .wait_for("refused by the Git server", LONG, |s| s["source"]["error"].is_string())
+        .wait_for("refused by the Git server", LONG, |s| {
+            s["source"]["error"].is_string()
+        })
         .await;
     assert_eq!(status["source"]["error_code"], "RUD1002", "{status:#}");
     assert_eq!(app(&status)["sync"], "Pending");
-    assert!(!status.to_string().contains("wrong-token"), "the token leaked into /status");
+    assert!(
+        !status.to_string().contains("wrong-token"),
+        "the token leaked into /status"
+    );
     drop(refused);
     assert!(config_map(&cluster, "web").await.is_none());
 
@@ -324,13 +440,17 @@ async fn webhooks_auth_leader_election_and_shutdown() {
             &http.url(),
             &cluster,
             &work.path().join(format!("cache-{name}")),
+            "1h",
             &[
-                "--https-username", "fleet-bot",
-                "--https-token-file", token.to_str().unwrap(),
-                "--interval", "1h",
-                "--webhook-secret-file", secret.to_str().unwrap(),
+                "--https-username",
+                "fleet-bot",
+                "--https-token-file",
+                token.to_str().unwrap(),
+                "--webhook-secret-file",
+                secret.to_str().unwrap(),
                 "--leader-elect",
-                "--identity", name,
+                "--identity",
+                name,
             ],
         );
         AgentProcess::start(RUDDER, name, &args, work.path())
@@ -340,13 +460,20 @@ async fn webhooks_auth_leader_election_and_shutdown() {
     let b = replica("replica-b");
     let mut leader = a;
     let mut standby = b;
-    let status = leader.wait_for("leading and synced", LONG, synced_at(&first)).await;
+    let status = leader
+        .wait_for("leading and synced", LONG, synced_at(&first))
+        .await;
     assert_eq!(status["leader"]["leading"], true, "{status:#}");
     let standby_status = standby
-        .wait_for("standing by", LONG, |s| s["leader"]["holder"] == "replica-a")
+        .wait_for("standing by", LONG, |s| {
+            s["leader"]["holder"] == "replica-a"
+        })
         .await;
     assert_eq!(standby_status["leader"]["leading"], false);
-    assert!(app(&standby_status)["applied_revision"].is_null(), "a standby synced");
+    assert!(
+        app(&standby_status)["applied_revision"].is_null(),
+        "a standby synced"
+    );
     assert_eq!(standby.get("/readyz").unwrap().0, 200);
 
     // An unsigned or wrongly signed delivery answers 401 and causes nothing.
@@ -355,23 +482,68 @@ async fn webhooks_auth_leader_election_and_shutdown() {
     let body = br#"{"ref":"refs/heads/main"}"#;
     assert_eq!(leader.post("/hooks/github", &[], body).unwrap().0, 401);
     let bad_sig = format!("sha256={}", "0".repeat(64));
-    assert_eq!(leader.post("/hooks/github", &[("X-Hub-Signature-256", &bad_sig)], body).unwrap().0, 401);
-    assert_eq!(leader.post("/hooks/gitlab", &[("X-Gitlab-Token", "nope")], body).unwrap().0, 401);
+    assert_eq!(
+        leader
+            .post("/hooks/github", &[("X-Hub-Signature-256", &bad_sig)], body)
+            .unwrap()
+            .0,
+        401
+    );
+    assert_eq!(
+        leader
+            .post("/hooks/gitlab", &[("X-Gitlab-Token", "nope")], body)
+            .unwrap()
+            .0,
+        401
+    );
     tokio::time::sleep(Duration::from_secs(3)).await;
     let status = leader.status().unwrap();
-    assert_eq!(app(&status)["applied_revision"], first.as_str(), "an unsigned webhook caused a sync");
+    assert_eq!(
+        app(&status)["applied_revision"],
+        first.as_str(),
+        "an unsigned webhook caused a sync"
+    );
     // A signed one answers 202 and the commit is applied.
     let signature = format!("sha256={}", hmac_hex(b"hook-secret", body));
     let started = Instant::now();
-    let (code, _) = leader.post("/hooks/github", &[("X-Hub-Signature-256", &signature)], body).unwrap();
+    let (code, _) = leader
+        .post(
+            "/hooks/github",
+            &[("X-Hub-Signature-256", &signature)],
+            body,
+        )
+        .unwrap();
     assert_eq!(code, 202);
-    leader.wait_for("synced by the webhook", Duration::from_secs(30), synced_at(&second)).await;
+    leader
+        .wait_for(
+            "synced by the webhook",
+            Duration::from_secs(30),
+            synced_at(&second),
+        )
+        .await;
     assert!(started.elapsed() < Duration::from_secs(30));
-    assert_eq!(data(&cluster, "region-settings", "generation").await.as_deref(), Some("2"));
+    assert_eq!(
+        data(&cluster, "region-settings", "generation")
+            .await
+            .as_deref(),
+        Some("2")
+    );
     // GitLab's token and the generic signature work too.
-    assert_eq!(leader.post("/hooks/gitlab", &[("X-Gitlab-Token", "hook-secret")], b"{}").unwrap().0, 202);
+    assert_eq!(
+        leader
+            .post("/hooks/gitlab", &[("X-Gitlab-Token", "hook-secret")], b"{}")
+            .unwrap()
+            .0,
+        202
+    );
     let generic = format!("sha256={}", hmac_hex(b"hook-secret", b"{}"));
-    assert_eq!(leader.post("/hooks/generic", &[("X-Rudder-Signature", &generic)], b"{}").unwrap().0, 202);
+    assert_eq!(
+        leader
+            .post("/hooks/generic", &[("X-Rudder-Signature", &generic)], b"{}")
+            .unwrap()
+            .0,
+        202
+    );
 
     // The leader dies; the standby takes over within 20 s and syncs.
     write_region(&repo, "us-east-1", "3");
@@ -379,22 +551,38 @@ async fn webhooks_auth_leader_election_and_shutdown() {
     leader.kill();
     let killed = Instant::now();
     let status = standby
-        .wait_for("leading after the leader died", Duration::from_secs(40), |s| s["leader"]["leading"] == true)
+        .wait_for(
+            "leading after the leader died",
+            Duration::from_secs(40),
+            |s| s["leader"]["leading"] == true,
+        )
         .await;
     let took = killed.elapsed();
-    assert!(took < Duration::from_secs(25), "the standby took {took:?} to lead");
+    assert!(
+        took < Duration::from_secs(25),
+        "the standby took {took:?} to lead"
+    );
     assert_eq!(status["leader"]["holder"], "replica-b");
-    standby.wait_for("synced as the new leader", LONG, synced_at(&third)).await;
+    standby
+        .wait_for("synced as the new leader", LONG, synced_at(&third))
+        .await;
     std::mem::swap(&mut leader, &mut standby);
 
     // SIGTERM: the agent exits 0 and releases the Lease.
-    let exit = leader.terminate(Duration::from_secs(40)).expect("rudder stops on SIGTERM");
+    let exit = leader
+        .terminate(Duration::from_secs(40))
+        .expect("rudder stops on SIGTERM");
     assert_eq!(exit.code(), Some(0), "{}", leader.log_tail(30));
     assert!(leader.log().contains("stopped;"), "{}", leader.log_tail(30));
-    let leases: Api<k8s_openapi::api::coordination::v1::Lease> = Api::namespaced(cluster.client(), "rudder-system");
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(cluster.client(), "rudder-system");
     let lease = leases.get("rudder-leader").await.unwrap();
     assert!(
-        lease.spec.and_then(|s| s.holder_identity).unwrap_or_default().is_empty(),
+        lease
+            .spec
+            .and_then(|s| s.holder_identity)
+            .unwrap_or_default()
+            .is_empty(),
         "the Lease was not released"
     );
 }
@@ -405,8 +593,19 @@ fn hmac_hex(key: &[u8], message: &[u8]) -> String {
     use sha2::{Digest, Sha256};
     let mut k = [0u8; 64];
     k[..key.len()].copy_from_slice(key);
-    let inner: Vec<u8> = k.iter().map(|b| b ^ 0x36).chain(message.iter().copied()).collect();
+    let inner: Vec<u8> = k
+        .iter()
+        .map(|b| b ^ 0x36)
+        .chain(message.iter().copied())
+        .collect();
     let inner = Sha256::digest(&inner);
-    let outer: Vec<u8> = k.iter().map(|b| b ^ 0x5c).chain(inner.iter().copied()).collect();
-    Sha256::digest(&outer).iter().map(|b| format!("{b:02x}")).collect()
+    let outer: Vec<u8> = k
+        .iter()
+        .map(|b| b ^ 0x5c)
+        .chain(inner.iter().copied())
+        .collect();
+    Sha256::digest(&outer)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }

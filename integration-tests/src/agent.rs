@@ -32,7 +32,12 @@ pub fn free_port() -> u16 {
 impl AgentProcess {
     /// Starts `binary run ARGS --listen 127.0.0.1:PORT`, logging to
     /// `dir/NAME.log`.
-    pub fn start(binary: impl AsRef<Path>, name: &str, args: &[String], dir: &Path) -> AgentProcess {
+    pub fn start(
+        binary: impl AsRef<Path>,
+        name: &str,
+        args: &[String],
+        dir: &Path,
+    ) -> AgentProcess {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
         let log = dir.join(format!("{name}.log"));
@@ -69,7 +74,9 @@ impl AgentProcess {
     /// `GET /status` as JSON; `None` while nothing answers.
     pub fn status(&self) -> Option<Value> {
         let (code, body) = request(self.addr, "GET", "/status", &[], b"")?;
-        (code == 200).then(|| serde_json::from_str(&body).ok()).flatten()
+        (code == 200)
+            .then(|| serde_json::from_str(&body).ok())
+            .flatten()
     }
 
     /// `GET path`: status code and body.
@@ -237,7 +244,10 @@ impl Audit {
                 "watch" => requests.watches += 1,
                 verb => {
                     requests.non_watch += 1;
-                    if matches!(verb, "create" | "update" | "patch" | "delete" | "deletecollection") {
+                    if matches!(
+                        verb,
+                        "create" | "update" | "patch" | "delete" | "deletecollection"
+                    ) {
                         requests.writes += 1;
                     }
                 }

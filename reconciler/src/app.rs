@@ -137,7 +137,13 @@ fn duration_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S
 }
 
 impl AppReport {
-    fn from_sync(app: &str, revision: &str, started: SystemTime, took: Duration, r: &SyncReport) -> Self {
+    fn from_sync(
+        app: &str,
+        revision: &str,
+        started: SystemTime,
+        took: Duration,
+        r: &SyncReport,
+    ) -> Self {
         let objects = r
             .summary
             .objects
@@ -148,7 +154,9 @@ impl AppReport {
                     Outcome::Created => ("created", None, None),
                     Outcome::Configured => ("configured", None, None),
                     Outcome::Pruned => ("pruned", None, None),
-                    Outcome::Failed { error, class } => ("failed", Some(*class), Some(error.clone())),
+                    Outcome::Failed { error, class } => {
+                        ("failed", Some(*class), Some(error.clone()))
+                    }
                 };
                 Some(ObjectReport {
                     object: o.reference.to_string(),
@@ -176,7 +184,13 @@ impl AppReport {
         }
     }
 
-    fn from_error(app: &str, revision: &str, started: SystemTime, took: Duration, e: &SyncError) -> Self {
+    fn from_error(
+        app: &str,
+        revision: &str,
+        started: SystemTime,
+        took: Duration,
+        e: &SyncError,
+    ) -> Self {
         AppReport {
             app: app.to_string(),
             revision: revision.to_string(),
@@ -249,7 +263,9 @@ pub fn sync_error_class(error: &SyncError) -> FailureClass {
         }
         SyncError::Inventory(_) => FailureClass::Invalid,
         // The watcher could not list within its deadline: the cluster.
-        SyncError::Invalid(message) if message.contains("could not list") => FailureClass::Transport,
+        SyncError::Invalid(message) if message.contains("could not list") => {
+            FailureClass::Transport
+        }
         SyncError::Invalid(_) => FailureClass::Invalid,
     }
 }
@@ -344,16 +360,29 @@ impl App {
     /// Applies `rendered` (the objects of `revision`), prunes behind the
     /// guards, and heals that set from then on. Never panics on a cluster
     /// failure: the report says what happened.
-    pub async fn sync(&mut self, revision: &str, rendered: Vec<Value>, observe: Observe) -> AppReport {
+    pub async fn sync(
+        &mut self,
+        revision: &str,
+        rendered: Vec<Value>,
+        observe: Observe,
+    ) -> AppReport {
         let started = SystemTime::now();
         let clock = Instant::now();
         match self.sync_inner(rendered, observe).await {
-            Ok(report) => AppReport::from_sync(&self.name, revision, started, clock.elapsed(), &report),
-            Err(error) => AppReport::from_error(&self.name, revision, started, clock.elapsed(), &error),
+            Ok(report) => {
+                AppReport::from_sync(&self.name, revision, started, clock.elapsed(), &report)
+            }
+            Err(error) => {
+                AppReport::from_error(&self.name, revision, started, clock.elapsed(), &error)
+            }
         }
     }
 
-    async fn sync_inner(&mut self, rendered: Vec<Value>, observe: Observe) -> Result<SyncReport, SyncError> {
+    async fn sync_inner(
+        &mut self,
+        rendered: Vec<Value>,
+        observe: Observe,
+    ) -> Result<SyncReport, SyncError> {
         let desired = sync::prepare(&self.target, rendered, &self.options).await?;
         if self.watcher.is_none() {
             let stored = inventory_store::read(&self.target, &self.options.parent).await?;
@@ -369,7 +398,8 @@ impl App {
             Observe::Fresh => {
                 let kinds: Vec<ObjectRef> = desired.iter().map(|d| d.reference.clone()).collect();
                 watcher.watch_kinds(&kinds).await?;
-                let report = sync::sync_desired(&self.target, Ok(desired.clone()), &self.options).await?;
+                let report =
+                    sync::sync_desired(&self.target, Ok(desired.clone()), &self.options).await?;
                 watcher.accept(desired, &report);
                 Ok(report)
             }
@@ -448,7 +478,13 @@ mod tests {
                 class: FailureClass::Immutable,
             },
         );
-        let report = AppReport::from_sync("shop", "abc", SystemTime::now(), Duration::from_millis(5), &report_with(summary, None));
+        let report = AppReport::from_sync(
+            "shop",
+            "abc",
+            SystemTime::now(),
+            Duration::from_millis(5),
+            &report_with(summary, None),
+        );
         assert_eq!(report.result, SyncResult::Failed);
         assert_eq!(report.counts.unchanged, 1);
         assert_eq!(report.objects.len(), 2);
@@ -469,20 +505,38 @@ mod tests {
     fn refused_prune_fails_the_attempt_and_keeps_its_numbers() {
         let refusal = PruneRefusal {
             reason: RefusalReason::OverShare { max_share: 0.5 },
-            would_prune: vec![reference("ConfigMap", "a"), reference("ConfigMap", "b"), reference("ConfigMap", "c")],
+            would_prune: vec![
+                reference("ConfigMap", "a"),
+                reference("ConfigMap", "b"),
+                reference("ConfigMap", "c"),
+            ],
             inventory_size: 4,
         };
-        let report = AppReport::from_sync("shop", "abc", SystemTime::now(), Duration::ZERO, &report_with(SyncSummary::new(), Some(refusal)));
+        let report = AppReport::from_sync(
+            "shop",
+            "abc",
+            SystemTime::now(),
+            Duration::ZERO,
+            &report_with(SyncSummary::new(), Some(refusal)),
+        );
         assert_eq!(report.result, SyncResult::Failed);
         let refused = report.prune_refusal.as_ref().unwrap();
-        assert_eq!((refused.reason, refused.would_prune, refused.inventory_size), ("over-share", 3, 4));
+        assert_eq!(
+            (refused.reason, refused.would_prune, refused.inventory_size),
+            ("over-share", 3, 4)
+        );
         assert!((refused.share - 0.75).abs() < 1e-9);
     }
 
     #[test]
     fn health_verdict_counts_states_and_names_what_is_not_current() {
         let objects = vec![
-            (reference("ConfigMap", "a"), crate::health::object_health(&serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}))),
+            (
+                reference("ConfigMap", "a"),
+                crate::health::object_health(
+                    &serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+                ),
+            ),
             (reference("ConfigMap", "b"), ObjectHealth::not_found()),
         ];
         let verdict = HealthVerdict::judge(&objects);

@@ -49,7 +49,11 @@ async fn delete(target: &Target, entry: &InventoryEntry) -> Result<(), (String, 
         }
         Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
         Err(e) => Err((
-            format!("cluster {}: deleting {}: {e}", target.name(), entry.reference),
+            format!(
+                "cluster {}: deleting {}: {e}",
+                target.name(),
+                entry.reference
+            ),
             FailureClass::of_kube_error(&e),
         )),
     }

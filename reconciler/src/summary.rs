@@ -18,7 +18,10 @@ pub enum Outcome {
     Unchanged,
     Pruned,
     /// Apply or prune failed; `error` says why, for a person.
-    Failed { error: String, class: FailureClass },
+    Failed {
+        error: String,
+        class: FailureClass,
+    },
 }
 
 impl Outcome {

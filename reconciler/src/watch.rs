@@ -265,7 +265,8 @@ impl DriftWatcher {
             .map(|(i, d)| (d.reference.key(), i))
             .collect();
         self.desired = desired;
-        self.pending.retain(|(key, ..)| self.desired_index.contains_key(key));
+        self.pending
+            .retain(|(key, ..)| self.desired_index.contains_key(key));
     }
 
     /// The desired objects being healed.
@@ -563,7 +564,10 @@ mod tests {
             {"manager": "rudder", "time": "2026-01-03T00:00:00Z"},
             {"manager": "kube-controller-manager", "subresource": "status", "time": "2026-01-04T00:00:00Z"}
         ]}});
-        assert_eq!(last_writer(&live, "rudder").as_deref(), Some("kubectl-edit"));
+        assert_eq!(
+            last_writer(&live, "rudder").as_deref(),
+            Some("kubectl-edit")
+        );
     }
 
     #[test]

@@ -23,7 +23,9 @@ use super::config::AppSpec;
 use super::events::EventSink;
 use crate::server::metrics::Metrics;
 use crate::source::{self, ReadSet, RenderMode, Snapshot};
-use crate::status::{Board, ErrorCode, ErrorStatus, HealthState, HistoryEntry, ObjectNote, SyncState, rfc3339};
+use crate::status::{
+    Board, ErrorCode, ErrorStatus, HealthState, HistoryEntry, ObjectNote, SyncState, rfc3339,
+};
 
 /// First pause before retrying a failed sync (doubling up to the worker's
 /// `retry_max`).
@@ -78,7 +80,10 @@ impl AppWorker {
             self.on_revision(snapshot, &mut progress).await;
         }
         loop {
-            let retry_at = progress.retry.as_ref().map(|(_, at)| tokio::time::Instant::from_std(*at));
+            let retry_at = progress
+                .retry
+                .as_ref()
+                .map(|(_, at)| tokio::time::Instant::from_std(*at));
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
@@ -165,13 +170,19 @@ impl AppWorker {
                 failed: 0,
             });
         });
-        self.metrics.record_unchanged(&self.spec.name, unix_seconds(now));
+        self.metrics
+            .record_unchanged(&self.spec.name, unix_seconds(now));
         self.publish_info();
         tracing::info!(app = %self.spec.name, revision = %snapshot.revision, "commit touches no file of this app; recorded without rendering");
     }
 
     /// Renders `snapshot` and syncs it.
-    async fn attempt(&mut self, snapshot: Arc<Snapshot>, observe: Observe, progress: &mut Progress) {
+    async fn attempt(
+        &mut self,
+        snapshot: Arc<Snapshot>,
+        observe: Observe,
+        progress: &mut Progress,
+    ) {
         let started = Instant::now();
         let path = self.spec.path.clone();
         let options = rudder_render::RenderOptions {
@@ -222,7 +233,12 @@ impl AppWorker {
         self.refresh_health(progress);
     }
 
-    fn record_render_error(&self, snapshot: &Snapshot, error: &rudder_render::RenderError, took: Duration) {
+    fn record_render_error(
+        &self,
+        snapshot: &Snapshot,
+        error: &rudder_render::RenderError,
+        took: Duration,
+    ) {
         let (code, file, line) = ErrorCode::of_render(error);
         let message = error.to_string();
         tracing::warn!(app = %self.spec.name, revision = %snapshot.revision, code = code.as_str(), %message, "render failed; nothing applied");
@@ -248,18 +264,33 @@ impl AppWorker {
                 failed: 0,
             });
         });
-        self.metrics.record_attempt(&self.spec.name, unix_seconds(SystemTime::now()), took.as_secs_f64(), false);
+        self.metrics.record_attempt(
+            &self.spec.name,
+            unix_seconds(SystemTime::now()),
+            took.as_secs_f64(),
+            false,
+        );
         self.publish_info();
-        self.events.render_failed(&snapshot.revision, code.as_str(), &message);
+        self.events
+            .render_failed(&snapshot.revision, code.as_str(), &message);
         self.board.set_ready();
     }
 
-    fn record_report(&self, snapshot: &Snapshot, report: &AppReport, mode: RenderMode, files_read: usize) {
+    fn record_report(
+        &self,
+        snapshot: &Snapshot,
+        report: &AppReport,
+        mode: RenderMode,
+        files_read: usize,
+    ) {
         let now = SystemTime::now();
         let at = rfc3339(now);
         let synced = report.result == SyncResult::Synced;
         let error = report.first_failure().map(|(class, message)| {
-            let code = if report.prune_refusal.is_some() && report.error.is_none() && report.counts.failed == 0 {
+            let code = if report.prune_refusal.is_some()
+                && report.error.is_none()
+                && report.counts.failed == 0
+            {
                 ErrorCode::PruneRefused
             } else {
                 ErrorCode::of_failure(class)
@@ -267,7 +298,9 @@ impl AppWorker {
             ErrorStatus::new(code, message)
         });
         match &error {
-            Some(e) => tracing::warn!(app = %self.spec.name, revision = %snapshot.revision, code = e.code.as_str(), message = %e.message, "sync failed"),
+            Some(e) => {
+                tracing::warn!(app = %self.spec.name, revision = %snapshot.revision, code = e.code.as_str(), message = %e.message, "sync failed")
+            }
             None => tracing::info!(
                 app = %self.spec.name, revision = %snapshot.revision,
                 created = report.counts.created, configured = report.counts.configured,
@@ -280,7 +313,11 @@ impl AppWorker {
                 RenderMode::PlainDirectory => "directory",
             });
             a.files_read = files_read;
-            a.sync = if synced { SyncState::Synced } else { SyncState::Failed };
+            a.sync = if synced {
+                SyncState::Synced
+            } else {
+                SyncState::Failed
+            };
             a.attempted_revision = Some(snapshot.revision.clone());
             a.last_attempt = Some(at.clone());
             if synced {
@@ -300,7 +337,12 @@ impl AppWorker {
             });
         });
         let name = &self.spec.name;
-        self.metrics.record_attempt(name, unix_seconds(now), report.duration.as_secs_f64(), synced);
+        self.metrics.record_attempt(
+            name,
+            unix_seconds(now),
+            report.duration.as_secs_f64(),
+            synced,
+        );
         if synced && report.counts.changed() {
             let commit_age = unix_seconds(now) - snapshot.commit_time as f64;
             self.metrics.observe_commit_to_applied(name, commit_age);
@@ -319,7 +361,8 @@ impl AppWorker {
             self.metrics.add_apply_errors(name, class.as_str(), n);
         }
         if report.counts.changed() || !synced {
-            self.events.sync_report(report, error.as_ref().map(|e| e.code.as_str()));
+            self.events
+                .sync_report(report, error.as_ref().map(|e| e.code.as_str()));
         }
         self.publish_info();
         self.board.set_ready();
@@ -333,7 +376,8 @@ impl AppWorker {
                         took_ms = c.took.as_millis() as u64, "drift healed");
                     self.metrics.add_drift_correction(&self.spec.name);
                     let corrections = self.app.corrections();
-                    self.board.update_app(&self.spec.name, |a| a.drift_corrections = corrections);
+                    self.board
+                        .update_app(&self.spec.name, |a| a.drift_corrections = corrections);
                 }
                 Err(error) => {
                     tracing::warn!(app = %self.spec.name, object = %c.reference, cause = %c.cause, %error, "drift not healed");

@@ -19,11 +19,22 @@ pub struct RunArgs {
     #[arg(long, env = "RUDDER_REPO", value_name = "URL")]
     pub repo: String,
     /// Branch, tag or full commit id to follow.
-    #[arg(long = "ref", env = "RUDDER_REF", value_name = "REF", default_value = "main")]
+    #[arg(
+        long = "ref",
+        env = "RUDDER_REF",
+        value_name = "REF",
+        default_value = "main"
+    )]
     pub reference: String,
     /// Path of the overlay in the repository; may contain {region} and
     /// {cluster}, e.g. clusters/{region}. The one-app form of --apps.
-    #[arg(long, env = "RUDDER_PATH", value_name = "TEMPLATE", required_unless_present = "apps", conflicts_with = "apps")]
+    #[arg(
+        long,
+        env = "RUDDER_PATH",
+        value_name = "TEMPLATE",
+        required_unless_present = "apps",
+        conflicts_with = "apps"
+    )]
     pub path: Option<String>,
     /// YAML file listing several apps: `apps: [{name, path, prune, vars}]`.
     #[arg(long, env = "RUDDER_APPS", value_name = "FILE")]
@@ -43,7 +54,12 @@ pub struct RunArgs {
     #[arg(long, env = "RUDDER_PRUNE")]
     pub prune: bool,
     /// Address of the HTTP server (status, metrics, webhooks).
-    #[arg(long, env = "RUDDER_LISTEN", value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    #[arg(
+        long,
+        env = "RUDDER_LISTEN",
+        value_name = "ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
     pub listen: SocketAddr,
     /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the
     /// in-cluster service account).
@@ -57,10 +73,20 @@ pub struct RunArgs {
     #[arg(long, env = "RUDDER_NAME", value_name = "NAME")]
     pub name: Option<String>,
     /// Namespace of the ApplySet parents, the Lease and the Events.
-    #[arg(long, env = "RUDDER_NAMESPACE", value_name = "NS", default_value = "rudder-system")]
+    #[arg(
+        long,
+        env = "RUDDER_NAMESPACE",
+        value_name = "NS",
+        default_value = "rudder-system"
+    )]
     pub namespace: String,
     /// Where the Git cache lives.
-    #[arg(long, env = "RUDDER_CACHE_DIR", value_name = "DIR", default_value = "/tmp/rudder")]
+    #[arg(
+        long,
+        env = "RUDDER_CACHE_DIR",
+        value_name = "DIR",
+        default_value = "/tmp/rudder"
+    )]
     pub cache_dir: PathBuf,
     /// File holding the webhook secret (GitHub HMAC, GitLab token, generic
     /// HMAC); without it the webhooks are off.
@@ -68,10 +94,20 @@ pub struct RunArgs {
     pub webhook_secret_file: Option<PathBuf>,
     /// A variable for ${NAME} substitution (repeatable; comma-separated in
     /// the environment variable).
-    #[arg(long = "var", env = "RUDDER_VARS", value_name = "NAME=VALUE", value_delimiter = ',')]
+    #[arg(
+        long = "var",
+        env = "RUDDER_VARS",
+        value_name = "NAME=VALUE",
+        value_delimiter = ','
+    )]
     pub vars: Vec<String>,
     /// SSH private key file (for ssh:// and user@host:path URLs).
-    #[arg(long, env = "RUDDER_SSH_KEY_FILE", value_name = "FILE", requires = "known_hosts_file")]
+    #[arg(
+        long,
+        env = "RUDDER_SSH_KEY_FILE",
+        value_name = "FILE",
+        requires = "known_hosts_file"
+    )]
     pub ssh_key_file: Option<PathBuf>,
     /// known_hosts file; required with SSH: an unknown host key is an error.
     #[arg(long, env = "RUDDER_KNOWN_HOSTS_FILE", value_name = "FILE")]
@@ -80,13 +116,23 @@ pub struct RunArgs {
     #[arg(long, env = "RUDDER_HTTPS_USERNAME", value_name = "USER")]
     pub https_username: Option<String>,
     /// File holding the HTTPS password.
-    #[arg(long, env = "RUDDER_HTTPS_PASSWORD_FILE", value_name = "FILE", conflicts_with = "https_token_file")]
+    #[arg(
+        long,
+        env = "RUDDER_HTTPS_PASSWORD_FILE",
+        value_name = "FILE",
+        conflicts_with = "https_token_file"
+    )]
     pub https_password_file: Option<PathBuf>,
     /// File holding an HTTPS access token.
     #[arg(long, env = "RUDDER_HTTPS_TOKEN_FILE", value_name = "FILE")]
     pub https_token_file: Option<PathBuf>,
     /// Largest share of an app's inventory pruned in one sync (0 to 1).
-    #[arg(long, env = "RUDDER_MAX_PRUNE_SHARE", value_name = "SHARE", default_value_t = 0.5)]
+    #[arg(
+        long,
+        env = "RUDDER_MAX_PRUNE_SHARE",
+        value_name = "SHARE",
+        default_value_t = 0.5
+    )]
     pub max_prune_share: f64,
     /// Prune even when a render produced no object at all.
     #[arg(long, env = "RUDDER_ALLOW_EMPTY_PRUNE")]
@@ -95,7 +141,12 @@ pub struct RunArgs {
     #[arg(long, env = "RUDDER_RECREATE")]
     pub recreate: bool,
     /// Requests in flight at once per app.
-    #[arg(long, env = "RUDDER_CONCURRENCY", value_name = "N", default_value_t = 16)]
+    #[arg(
+        long,
+        env = "RUDDER_CONCURRENCY",
+        value_name = "N",
+        default_value_t = 16
+    )]
     pub concurrency: usize,
     /// How often each app re-checks its set from the watch cache (no
     /// request when nothing changed); the watches heal at once anyway.
@@ -106,7 +157,12 @@ pub struct RunArgs {
     #[arg(long, env = "RUDDER_LEADER_ELECT")]
     pub leader_elect: bool,
     /// Name of the Lease (in --namespace).
-    #[arg(long, env = "RUDDER_LEASE_NAME", value_name = "NAME", default_value = "rudder-leader")]
+    #[arg(
+        long,
+        env = "RUDDER_LEASE_NAME",
+        value_name = "NAME",
+        default_value = "rudder-leader"
+    )]
     pub lease_name: String,
     /// This replica's identity in the Lease (default: $POD_NAME or the
     /// host name, with the process id).
@@ -260,22 +316,47 @@ mod tests {
     }
 
     fn args(extra: &[&str]) -> RunArgs {
-        let mut argv = vec!["rudder", "--repo", "git://127.0.0.1/fleet", "--region", "eu-west-1", "--cluster", "rudder-eu-west-1"];
+        let mut argv = vec![
+            "rudder",
+            "--repo",
+            "git://127.0.0.1/fleet",
+            "--region",
+            "eu-west-1",
+            "--cluster",
+            "rudder-eu-west-1",
+        ];
         argv.extend(extra);
         Cli::try_parse_from(argv).unwrap().run
     }
 
     #[test]
     fn templates_take_region_and_cluster() {
-        assert_eq!(expand_template("clusters/{region}", "eu-west-1", "c1").unwrap(), "clusters/eu-west-1");
+        assert_eq!(
+            expand_template("clusters/{region}", "eu-west-1", "c1").unwrap(),
+            "clusters/eu-west-1"
+        );
         assert_eq!(expand_template("/x/{cluster}/", "r", "c1").unwrap(), "x/c1");
-        assert!(expand_template("clusters/{zone}", "r", "c").unwrap_err().contains("{zone}"));
+        assert!(
+            expand_template("clusters/{zone}", "r", "c")
+                .unwrap_err()
+                .contains("{zone}")
+        );
         assert!(expand_template("clusters/{region", "r", "c").is_err());
     }
 
     #[test]
     fn one_path_is_one_app_named_after_it() {
-        let specs = app_specs(&args(&["--path", "clusters/{region}", "--prune", "--var", "TIER=gold"]), None).unwrap();
+        let specs = app_specs(
+            &args(&[
+                "--path",
+                "clusters/{region}",
+                "--prune",
+                "--var",
+                "TIER=gold",
+            ]),
+            None,
+        )
+        .unwrap();
         assert_eq!(specs.len(), 1);
         let app = &specs[0];
         assert_eq!(app.name, "clusters-eu-west-1");
@@ -294,7 +375,11 @@ mod tests {
             "apps:\n  - name: shop\n    path: clusters/{region}/shop\n    prune: true\n    vars: {TIER: gold}\n  - name: infra\n    path: infra\n",
         )
         .unwrap();
-        let specs = app_specs(&args(&["--apps", "apps.yaml", "--var", "TIER=silver"]), Some(file)).unwrap();
+        let specs = app_specs(
+            &args(&["--apps", "apps.yaml", "--var", "TIER=silver"]),
+            Some(file),
+        )
+        .unwrap();
         assert_eq!(specs[0].path, "clusters/eu-west-1/shop");
         assert_eq!(specs[0].vars["TIER"], "gold");
         assert_eq!(specs[1].vars["TIER"], "silver");
@@ -304,11 +389,33 @@ mod tests {
 
     #[test]
     fn apps_file_refuses_unknown_keys_bad_names_and_duplicates() {
-        assert!(parse_apps_file("a.yaml", "apps:\n  - name: a\n    path: p\n    prun: true\n").unwrap_err().contains("a.yaml"));
+        assert!(
+            parse_apps_file(
+                "a.yaml",
+                "apps:\n  - name: a\n    path: p\n    prun: true\n"
+            )
+            .unwrap_err()
+            .contains("a.yaml")
+        );
         assert!(parse_apps_file("a.yaml", "apps: []\nextra: 1\n").is_err());
-        assert!(parse_apps_file("a.yaml", "apps:\n  - name: Shop_1\n    path: p\n").unwrap_err().contains("DNS label"));
-        assert!(parse_apps_file("a.yaml", "apps:\n  - {name: a, path: p}\n  - {name: a, path: q}\n").unwrap_err().contains("twice"));
-        assert!(parse_apps_file("a.yaml", "apps: []\n").unwrap_err().contains("empty"));
+        assert!(
+            parse_apps_file("a.yaml", "apps:\n  - name: Shop_1\n    path: p\n")
+                .unwrap_err()
+                .contains("DNS label")
+        );
+        assert!(
+            parse_apps_file(
+                "a.yaml",
+                "apps:\n  - {name: a, path: p}\n  - {name: a, path: q}\n"
+            )
+            .unwrap_err()
+            .contains("twice")
+        );
+        assert!(
+            parse_apps_file("a.yaml", "apps: []\n")
+                .unwrap_err()
+                .contains("empty")
+        );
     }
 
     #[test]

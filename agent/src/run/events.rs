@@ -58,7 +58,10 @@ impl EventSink {
             EventType::Warning,
             "RenderFailed",
             "Render",
-            format!("revision {}: {code}: {message}; nothing applied", short(revision)),
+            format!(
+                "revision {}: {code}: {message}; nothing applied",
+                short(revision)
+            ),
         );
     }
 

@@ -35,13 +35,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the apps file {}", path.display()))?;
-            Some(config::parse_apps_file(&path.display().to_string(), &text).map_err(anyhow::Error::msg)?)
+            Some(
+                config::parse_apps_file(&path.display().to_string(), &text)
+                    .map_err(anyhow::Error::msg)?,
+            )
         }
         None => None,
     };
     let specs = config::app_specs(&args, apps_file).map_err(anyhow::Error::msg)?;
     if !(0.0..=1.0).contains(&args.max_prune_share) {
-        anyhow::bail!("--max-prune-share {}: must be between 0 and 1", args.max_prune_share);
+        anyhow::bail!(
+            "--max-prune-share {}: must be between 0 and 1",
+            args.max_prune_share
+        );
     }
     let webhook_secret = match &args.webhook_secret_file {
         Some(path) => {
@@ -95,12 +101,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     .await?;
     tracing::info!(listen = %addr, cluster = %args.cluster, region = %args.region, "serving /status, /metrics and /hooks");
 
-    let (target, default_namespace) = connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
+    let (target, default_namespace) =
+        connect(args.kubeconfig.as_deref(), args.context.as_deref()).await?;
 
     let signal = shutdown_signal();
     tokio::pin!(signal);
     let mut elector = args.leader_elect.then(|| {
-        Elector::new(target.client(), &args.namespace, &args.lease_name, &identity, board.clone())
+        Elector::new(
+            target.client(),
+            &args.namespace,
+            &args.lease_name,
+            &identity,
+            board.clone(),
+        )
     });
     if let Some(elector) = elector.as_mut() {
         tracing::info!(identity = %elector.identity(), lease = %args.lease_name, "waiting to lead");
@@ -137,9 +150,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             metrics: metrics.clone(),
             events,
             resync_every: args.resync,
-            retry_max: args.interval.clamp(Duration::from_secs(5), Duration::from_secs(60)),
+            retry_max: args
+                .interval
+                .clamp(Duration::from_secs(5), Duration::from_secs(60)),
         };
-        tasks.push(tokio::spawn(worker.run(snapshot_rx.clone(), shutdown_rx.clone())));
+        tasks.push(tokio::spawn(
+            worker.run(snapshot_rx.clone(), shutdown_rx.clone()),
+        ));
     }
     let source_loop = source_loop::SourceLoop {
         source,
@@ -166,23 +183,39 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let _ = shutdown_tx.send(true);
     let all = futures::future::join_all(tasks);
     if tokio::time::timeout(SHUTDOWN_GRACE, all).await.is_err() {
-        tracing::warn!("some apps did not stop within {} s", SHUTDOWN_GRACE.as_secs());
+        tracing::warn!(
+            "some apps did not stop within {} s",
+            SHUTDOWN_GRACE.as_secs()
+        );
     }
     if let Some(elector) = elector.as_mut() {
         elector.release().await;
     }
     let _ = tokio::time::timeout(Duration::from_secs(5), server_task).await;
-    let corrections: u64 = board.snapshot().apps.iter().map(|a| a.drift_corrections).sum();
+    let corrections: u64 = board
+        .snapshot()
+        .apps
+        .iter()
+        .map(|a| a.drift_corrections)
+        .sum();
     println!("stopped; {corrections} drift corrections");
     Ok(exit)
 }
 
-fn app_loop_events(target: &rudder_reconciler::target::Target, identity: &str, namespace: &str, spec: &AppSpec) -> events::EventSink {
+fn app_loop_events(
+    target: &rudder_reconciler::target::Target,
+    identity: &str,
+    namespace: &str,
+    spec: &AppSpec,
+) -> events::EventSink {
     events::EventSink::new(target.client(), identity, namespace, &spec.name)
 }
 
 fn sync_options(args: &RunArgs, spec: &AppSpec, default_namespace: String) -> SyncOptions {
-    let mut options = SyncOptions::new(ApplySetParent::new(spec.name.clone(), args.namespace.clone()));
+    let mut options = SyncOptions::new(ApplySetParent::new(
+        spec.name.clone(),
+        args.namespace.clone(),
+    ));
     options.plan.prune = spec.prune;
     options.plan.max_prune_share = args.max_prune_share;
     options.plan.allow_over_share = args.max_prune_share >= 1.0;
@@ -253,9 +286,18 @@ mod tests {
 
     #[test]
     fn urls_lose_their_password() {
-        assert_eq!(redact_url("https://bot:s3cret@git.example/fleet.git"), "https://bot@git.example/fleet.git");
-        assert_eq!(redact_url("git://127.0.0.1:9418/fleet"), "git://127.0.0.1:9418/fleet");
-        assert_eq!(redact_url("git@github.com:org/fleet.git"), "git@github.com:org/fleet.git");
+        assert_eq!(
+            redact_url("https://bot:s3cret@git.example/fleet.git"),
+            "https://bot@git.example/fleet.git"
+        );
+        assert_eq!(
+            redact_url("git://127.0.0.1:9418/fleet"),
+            "git://127.0.0.1:9418/fleet"
+        );
+        assert_eq!(
+            redact_url("git@github.com:org/fleet.git"),
+            "git@github.com:org/fleet.git"
+        );
     }
 
     #[test]

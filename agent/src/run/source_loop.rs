@@ -46,7 +46,9 @@ impl SourceLoop {
         let mut current: Option<String> = None;
         let mut backoff = RETRY_FIRST;
         loop {
-            let mut git = source.take().expect("the source is put back after each poll");
+            let mut git = source
+                .take()
+                .expect("the source is put back after each poll");
             let known = current.clone();
             let joined = tokio::task::spawn_blocking(move || {
                 let polled = poll(&mut git, known.as_deref());
@@ -157,7 +159,10 @@ mod tests {
     fn jitter_stays_within_ten_percent_below() {
         for _ in 0..100 {
             let d = jittered(Duration::from_secs(60));
-            assert!(d <= Duration::from_secs(60) && d >= Duration::from_secs(54), "{d:?}");
+            assert!(
+                d <= Duration::from_secs(60) && d >= Duration::from_secs(54),
+                "{d:?}"
+            );
         }
     }
 }

@@ -107,7 +107,10 @@ mod tests {
     fn hmac_hashes_keys_longer_than_a_block() {
         // RFC 4231 test case 6: a 131-byte key.
         let key = [0xaau8; 131];
-        let mac = hmac_sha256(&key, b"Test Using Larger Than Block-Size Key - Hash Key First");
+        let mac = hmac_sha256(
+            &key,
+            b"Test Using Larger Than Block-Size Key - Hash Key First",
+        );
         assert_eq!(
             to_hex(&mac),
             "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"
@@ -118,18 +121,43 @@ mod tests {
     fn github_signature_is_accepted_and_a_wrong_one_refused() {
         let body = br#"{"ref":"refs/heads/main"}"#;
         let good = format!("sha256={}", to_hex(&hmac_sha256(b"s3cret", body)));
-        assert!(verify(Provider::GitHub, b"s3cret", Some(good.as_bytes()), body));
-        assert!(!verify(Provider::GitHub, b"other", Some(good.as_bytes()), body));
-        assert!(!verify(Provider::GitHub, b"s3cret", Some(good.as_bytes()), b"{}"));
+        assert!(verify(
+            Provider::GitHub,
+            b"s3cret",
+            Some(good.as_bytes()),
+            body
+        ));
+        assert!(!verify(
+            Provider::GitHub,
+            b"other",
+            Some(good.as_bytes()),
+            body
+        ));
+        assert!(!verify(
+            Provider::GitHub,
+            b"s3cret",
+            Some(good.as_bytes()),
+            b"{}"
+        ));
         assert!(!verify(Provider::GitHub, b"s3cret", None, body));
         let bare = to_hex(&hmac_sha256(b"s3cret", body));
-        assert!(!verify(Provider::Generic, b"s3cret", Some(bare.as_bytes()), body));
+        assert!(!verify(
+            Provider::Generic,
+            b"s3cret",
+            Some(bare.as_bytes()),
+            body
+        ));
     }
 
     #[test]
     fn gitlab_token_must_equal_the_secret() {
         assert!(verify(Provider::GitLab, b"tok", Some(b"tok"), b"anything"));
-        assert!(!verify(Provider::GitLab, b"tok", Some(b"tok2"), b"anything"));
+        assert!(!verify(
+            Provider::GitLab,
+            b"tok",
+            Some(b"tok2"),
+            b"anything"
+        ));
         assert!(!verify(Provider::GitLab, b"", Some(b""), b"anything"));
     }
 

@@ -78,7 +78,11 @@ code{{font-size:.92em}} .err{{background:#fdecea;padding:.5em .8em;border-radius
         let _ = write!(
             h,
             "<p>leader election: {} (holder {})</p>",
-            if status.leader.leading { "leading" } else { "standby" },
+            if status.leader.leading {
+                "leading"
+            } else {
+                "standby"
+            },
             escape(status.leader.holder.as_deref().unwrap_or("unknown"))
         );
     }
@@ -121,7 +125,11 @@ code{{font-size:.92em}} .err{{background:#fdecea;padding:.5em .8em;border-radius
                 );
             }
             if app.not_current.len() > 50 {
-                let _ = write!(h, "<tr><td colspan=3>and {} more</td></tr>", app.not_current.len() - 50);
+                let _ = write!(
+                    h,
+                    "<tr><td colspan=3>and {} more</td></tr>",
+                    app.not_current.len() - 50
+                );
             }
             h.push_str("</table></td></tr>");
         }

@@ -24,11 +24,15 @@ type HistogramFamily = Family<Labels, Histogram, fn() -> Histogram>;
 pub const OBJECT_STATES: [&str; 5] = ["Current", "InProgress", "Failed", "Terminating", "NotFound"];
 
 fn sync_buckets() -> Histogram {
-    Histogram::new([0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0])
+    Histogram::new([
+        0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+    ])
 }
 
 fn commit_buckets() -> Histogram {
-    Histogram::new([0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0])
+    Histogram::new([
+        0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0, 3600.0,
+    ])
 }
 
 pub struct Metrics {
@@ -200,7 +204,10 @@ impl Metrics {
 
     pub fn add_apply_errors(&self, app: &str, class: &str, n: u64) {
         self.apply_errors
-            .get_or_create(&vec![("app", app.to_string()), ("class", class.to_string())])
+            .get_or_create(&vec![
+                ("app", app.to_string()),
+                ("class", class.to_string()),
+            ])
             .inc_by(n);
     }
 
@@ -255,7 +262,8 @@ mod tests {
         assert!(samples.len() > 10, "{text}");
         for line in samples {
             assert!(
-                line.contains(r#"cluster="rudder-eu-west-1""#) && line.contains(r#"region="eu-west-1""#),
+                line.contains(r#"cluster="rudder-eu-west-1""#)
+                    && line.contains(r#"region="eu-west-1""#),
                 "{line}"
             );
         }
@@ -270,7 +278,10 @@ mod tests {
         m.set_info("shop", "abc", "Synced", "Healthy");
         m.set_info("shop", "def", "Failed", "Healthy");
         let text = m.encode();
-        let info: Vec<&str> = text.lines().filter(|l| l.starts_with("rudder_sync_info{")).collect();
+        let info: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("rudder_sync_info{"))
+            .collect();
         assert_eq!(info.len(), 1, "{text}");
         assert!(info[0].contains(r#"revision="def""#) && info[0].contains(r#"sync="Failed""#));
     }

@@ -77,7 +77,11 @@ async fn readyz(State(state): State<ServerState>) -> Response {
     if state.board.is_ready() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready: no sync attempt completed yet\n").into_response()
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: no sync attempt completed yet\n",
+        )
+            .into_response()
     }
 }
 
@@ -129,7 +133,10 @@ fn hook(state: ServerState, provider: Provider, headers: &HeaderMap, body: &[u8]
     };
     let header = headers.get(provider.header()).map(|v| v.as_bytes());
     if !hooks::verify(provider, secret, header, body) {
-        tracing::warn!(header = provider.header(), "webhook refused: bad or missing signature");
+        tracing::warn!(
+            header = provider.header(),
+            "webhook refused: bad or missing signature"
+        );
         return (StatusCode::UNAUTHORIZED, "bad or missing signature\n").into_response();
     }
     // A full channel already holds a pending fetch: this one coalesces.
