@@ -10,12 +10,6 @@
 #   RUDDER=/path/to/rudder bench/sync.sh
 # Needs: the control plane (built by scripts/test.sh), kubectl, python3.
 set -euo pipefail
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
-if [ -z "${RUDDER:-}" ]; then
-  cargo build --release -p rudder >&2
-  RUDDER="${CARGO_TARGET_DIR:-$root/target}/release/rudder"
-fi
-bash integration-tests/controlplane/build.sh >&2
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cargo run --release -q -p integration-tests --bin bench-sync -- \
   --rudder "$RUDDER" --apps "${APPS:-250}" --tries "${TRIES:-100}" --kubectl "${KUBECTL:-kubectl}"

@@ -27,11 +27,17 @@ if ! command -v kubectl >/dev/null 2>&1; then
   export PATH="$cache_root/tools/venv/bin:$PATH"
 fi
 
-if [ ! -x /usr/sbin/sshd ] && command -v apt-get >/dev/null 2>&1; then
+if [ ! -x /usr/sbin/sshd ]; then
   # The Git source's SSH tests run Debian's sshd on 127.0.0.1.
+  sudo=""
+  [ "$(id -u)" = 0 ] || sudo="sudo"
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "error: /usr/sbin/sshd is required by the SSH source tests; install openssh-server, then run scripts/test.sh again" >&2
+    exit 3
+  fi
   step "sshd is absent: installing openssh-server with apt-get"
-  apt-get update -q >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q openssh-server >/dev/null
+  $sudo apt-get update -q >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q openssh-server >/dev/null
 fi
 
 step "control plane (kube-apiserver, controller-manager, scheduler, etcd, kwok)"

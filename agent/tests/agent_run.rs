@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use integration_tests::agent::{AgentProcess, Audit};
+use integration_tests::agent::{AgentProcess, Audit, hmac_sha256_hex};
 use integration_tests::git_server::{FleetRepo, GitDaemon, GitHttp};
 use integration_tests::{Cluster, ClusterOptions, Fleet, FleetOptions};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -280,6 +280,35 @@ async fn three_regions_follow_one_repository() {
         let page = agents[0].get("/").unwrap().1;
         assert!(page.contains(code), "the page does not show the error");
     }
+    // Each sync that changed something, and each failure, is an Event on
+    // the app's ApplySet parent.
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(fleet.clusters[0].client(), "rudder-system");
+    let events = events.list(&Default::default()).await.unwrap().items;
+    let reasons: Vec<(String, String)> = events
+        .iter()
+        .filter(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some("clusters-us-east-1")
+        })
+        .map(|e| {
+            (
+                e.reason.clone().unwrap_or_default(),
+                e.note.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(reasons.iter().any(|(r, _)| r == "Synced"), "{reasons:?}");
+    assert!(
+        reasons
+            .iter()
+            .any(|(r, n)| r == "RenderFailed" && n.contains("RUD2001")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().all(|(_, n)| !n.contains(SECRET)),
+        "an Event holds Secret data"
+    );
+
     // The fix converges.
     write_region(&repo, regions[0], "3");
     let fixed = repo.commit("us-east-1: fixed");
@@ -504,7 +533,7 @@ async fn webhooks_auth_leader_election_and_shutdown() {
         "an unsigned webhook caused a sync"
     );
     // A signed one answers 202 and the commit is applied.
-    let signature = format!("sha256={}", hmac_hex(b"hook-secret", body));
+    let signature = format!("sha256={}", hmac_sha256_hex(b"hook-secret", body));
     let started = Instant::now();
     let (code, _) = leader
         .post(
@@ -536,7 +565,7 @@ async fn webhooks_auth_leader_election_and_shutdown() {
             .0,
         202
     );
-    let generic = format!("sha256={}", hmac_hex(b"hook-secret", b"{}"));
+    let generic = format!("sha256={}", hmac_sha256_hex(b"hook-secret", b"{}"));
     assert_eq!(
         leader
             .post("/hooks/generic", &[("X-Rudder-Signature", &generic)], b"{}")
@@ -587,25 +616,159 @@ async fn webhooks_auth_leader_election_and_shutdown() {
     );
 }
 
-/// HMAC-SHA256 in hex, written out here from the RFC (the agent's own is
-/// not used to check itself).
-fn hmac_hex(key: &[u8], message: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    let mut k = [0u8; 64];
-    k[..key.len()].copy_from_slice(key);
-    let inner: Vec<u8> = k
-        .iter()
-        .map(|b| b ^ 0x36)
-        .chain(message.iter().copied())
+/// Several apps from an apps file on one cluster: each its own ApplySet and
+/// field manager, a path without a kustomization rendered as plain YAML,
+/// and a broken app that blocks no other.
+#[tokio::test(flavor = "multi_thread")]
+async fn apps_file_runs_each_app_on_its_own() {
+    let work = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(
+        ClusterOptions::new("rudder-eu-west-1", "eu-west-1"),
+        work.path(),
+    )
+    .await
+    .expect("the cluster starts");
+    let repo = FleetRepo::new();
+    repo.write("shop/kustomization.yaml", "resources: [shop.yaml]\n");
+    repo.write(
+        "shop/shop.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop, namespace: shop}\ndata: {tier: \"${TIER}\", cluster: \"${RUDDER_CLUSTER}\"}\n",
+    );
+    repo.write(
+        "plain/eu-west-1/ns.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: plain}\n",
+    );
+    repo.write(
+        "plain/eu-west-1/nested/deeper/cm.yml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nested, namespace: plain}\ndata: {n: \"1\"}\n",
+    );
+    repo.write("plain/eu-west-1/README.md", "not YAML, not rendered\n");
+    let first = repo.commit("two apps");
+    let daemon = GitDaemon::start(&repo);
+    let apps = work.path().join("apps.yaml");
+    std::fs::write(
+        &apps,
+        "apps:\n- name: shop\n  path: shop\n  prune: true\n  vars: {TIER: gold}\n- name: plain\n  path: plain/{region}\n  prune: true\n",
+    )
+    .unwrap();
+    let mut args: Vec<String> = [
+        "--repo",
+        &daemon.url(),
+        "--apps",
+        apps.to_str().unwrap(),
+        "--region",
+        "eu-west-1",
+        "--cluster",
+        cluster.name(),
+        "--interval",
+        "1s",
+        "--kubeconfig",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.push(cluster.rudder_kubeconfig_path().display().to_string());
+    args.extend([
+        "--cache-dir".to_string(),
+        work.path().join("cache").display().to_string(),
+    ]);
+    let agent = AgentProcess::start(RUDDER, "apps", &args, work.path());
+    let both_synced = |revision: String| {
+        move |s: &Value| {
+            s["apps"].as_array().is_some_and(|apps| {
+                apps.len() == 2
+                    && apps.iter().all(|a| {
+                        a["sync"] == "Synced" && a["applied_revision"] == revision.as_str()
+                    })
+            })
+        }
+    };
+    let status = agent
+        .wait_for("both apps synced", LONG, both_synced(first.clone()))
+        .await;
+    assert_eq!(status["apps"][0]["render_mode"], "kustomization");
+    assert_eq!(status["apps"][1]["render_mode"], "directory");
+    assert_eq!(
+        data(&cluster, "shop", "tier").await.as_deref(),
+        Some("gold")
+    );
+    assert_eq!(
+        data(&cluster, "shop", "cluster").await.as_deref(),
+        Some("rudder-eu-west-1")
+    );
+    let plain: Api<ConfigMap> = Api::namespaced(cluster.client(), "plain");
+    let nested = plain
+        .get("nested")
+        .await
+        .expect("the nested file was rendered");
+    // Each app is its own ApplySet with its own field manager.
+    let parents: Api<Secret> = Api::namespaced(cluster.client(), "rudder-system");
+    for name in ["shop", "plain"] {
+        let parent = parents
+            .get(name)
+            .await
+            .unwrap_or_else(|_| panic!("no ApplySet parent {name}"));
+        let id = parent.metadata.labels.unwrap_or_default()["applyset.kubernetes.io/id"].clone();
+        assert!(id.starts_with("applyset-"), "{id}");
+    }
+    let managers: Vec<String> = nested
+        .metadata
+        .managed_fields
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|f| f.manager)
         .collect();
-    let inner = Sha256::digest(&inner);
-    let outer: Vec<u8> = k
-        .iter()
-        .map(|b| b ^ 0x5c)
-        .chain(inner.iter().copied())
-        .collect();
-    Sha256::digest(&outer)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    assert!(
+        managers.contains(&"rudder/plain".to_string()),
+        "{managers:?}"
+    );
+
+    // One broken app blocks no other: shop fails, plain still follows Git.
+    repo.write(
+        "shop/shop.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shop\n",
+    );
+    repo.write(
+        "plain/eu-west-1/nested/deeper/cm.yml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: nested, namespace: plain}\ndata: {n: \"2\"}\n",
+    );
+    let second = repo.commit("shop broken, plain changed");
+    let status = agent
+        .wait_for("shop failed and plain synced", LONG, |s| {
+            s["apps"][0]["sync"] == "Failed"
+                && s["apps"][0]["attempted_revision"] == second.as_str()
+                && s["apps"][1]["sync"] == "Synced"
+                && s["apps"][1]["applied_revision"] == second.as_str()
+        })
+        .await;
+    assert_eq!(
+        status["apps"][0]["error"]["file"], "shop/shop.yaml",
+        "{status:#}"
+    );
+    assert_eq!(status["apps"][0]["applied_revision"], first.as_str());
+    let nested = plain.get("nested").await.unwrap();
+    assert_eq!(nested.data.unwrap()["n"], "2");
+    assert_eq!(
+        data(&cluster, "shop", "tier").await.as_deref(),
+        Some("gold"),
+        "the broken app changed its cluster"
+    );
+
+    // A bad YAML file in a plain directory names that file.
+    repo.write("plain/eu-west-1/nested/bad.yaml", "kind: [unclosed\n");
+    let third = repo.commit("plain broken");
+    let status = agent
+        .wait_for("plain failed", LONG, |s| {
+            s["apps"][1]["attempted_revision"] == third.as_str() && s["apps"][1]["sync"] == "Failed"
+        })
+        .await;
+    assert_eq!(
+        status["apps"][1]["error"]["file"], "plain/eu-west-1/nested/bad.yaml",
+        "{status:#}"
+    );
+    assert_eq!(status["apps"][1]["error"]["code"], "RUD2001");
+    assert!(
+        plain.get_opt("nested").await.unwrap().is_some(),
+        "a failed render pruned"
+    );
 }

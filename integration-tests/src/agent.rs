@@ -196,6 +196,31 @@ pub fn request(
     Some((status, body))
 }
 
+/// HMAC-SHA256 in hex, as a webhook sender computes it: written out here
+/// from RFC 2104 for keys up to one block, so the agent's own
+/// implementation is never used to check itself.
+pub fn hmac_sha256_hex(key: &[u8], message: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    assert!(key.len() <= 64, "test keys fit in one block");
+    let mut k = [0u8; 64];
+    k[..key.len()].copy_from_slice(key);
+    let inner: Vec<u8> = k
+        .iter()
+        .map(|b| b ^ 0x36)
+        .chain(message.iter().copied())
+        .collect();
+    let inner = Sha256::digest(&inner);
+    let outer: Vec<u8> = k
+        .iter()
+        .map(|b| b ^ 0x5c)
+        .chain(inner.iter().copied())
+        .collect();
+    Sha256::digest(&outer)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Requests by one identity in a cluster's audit log.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Requests {

@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod agent;
+pub mod bench_set;
 pub mod cluster;
 pub mod controlplane;
 pub mod fleet;

@@ -30,8 +30,10 @@ use crate::status::{
 /// First pause before retrying a failed sync (doubling up to the worker's
 /// `retry_max`).
 const RETRY_FIRST: Duration = Duration::from_secs(1);
-/// How often health is judged again when the watch cache changed.
-const HEALTH_EVERY: Duration = Duration::from_millis(250);
+/// How often health is judged again when the watch cache changed: often
+/// enough for a person and a promotion gate, rare enough that a thousand
+/// members whose status controllers keep touching cost next to nothing.
+const HEALTH_EVERY: Duration = Duration::from_secs(1);
 
 pub struct AppWorker {
     pub spec: AppSpec,
@@ -454,14 +456,16 @@ impl AppWorker {
     }
 
     fn publish_info(&self) {
-        let status = self.board.snapshot();
-        if let Some(a) = status.apps.iter().find(|a| a.name == self.spec.name) {
-            self.metrics.set_info(
-                &a.name,
-                a.applied_revision.as_deref().unwrap_or(""),
+        let info = self.board.update_app(&self.spec.name, |a| {
+            (
+                a.applied_revision.clone().unwrap_or_default(),
                 a.sync.as_str(),
                 a.health.as_str(),
-            );
+            )
+        });
+        if let Some((revision, sync, health)) = info {
+            self.metrics
+                .set_info(&self.spec.name, &revision, sync, health);
         }
     }
 }

@@ -134,6 +134,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         cache_dir: args.cache_dir.clone(),
         auth: auth(&args),
     };
+    let source_spec = spec.clone();
     let source = tokio::task::spawn_blocking(move || GitSource::open(spec))
         .await?
         .with_context(|| format!("opening the Git cache in {}", args.cache_dir.display()))?;
@@ -160,6 +161,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let source_loop = source_loop::SourceLoop {
         source,
+        spec: source_spec,
         interval: args.interval,
         triggers: trigger_rx,
         snapshots: snapshot_tx,

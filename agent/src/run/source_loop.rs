@@ -10,15 +10,23 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 
+use crate::run::redact_url;
 use crate::server::Trigger;
 use crate::server::metrics::Metrics;
-use crate::source::{GitSource, Snapshot, SourceError};
+use crate::source::{GitSource, Snapshot, SourceError, SourceSpec};
 use crate::status::{Board, ErrorCode, rfc3339, rfc3339_unix};
 
 const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// libgit2 has no network timeout that safe Rust can set: a Git server that
+/// accepts and then goes silent would block a poll forever. A poll that
+/// takes longer than this is given up (its thread is left to finish or
+/// hang on its own) and a fresh handle on the cache is opened.
+const POLL_TIMEOUT: Duration = Duration::from_secs(120);
 
 pub struct SourceLoop {
     pub source: GitSource,
+    /// To open a fresh handle after a poll timed out.
+    pub spec: SourceSpec,
     pub interval: Duration,
     pub triggers: mpsc::Receiver<Trigger>,
     pub snapshots: watch::Sender<Option<Arc<Snapshot>>>,
@@ -36,6 +44,7 @@ impl SourceLoop {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let SourceLoop {
             source,
+            spec,
             interval,
             mut triggers,
             snapshots,
@@ -43,23 +52,37 @@ impl SourceLoop {
             metrics,
         } = self;
         let mut source = Some(source);
+        let shown_repo = redact_url(&spec.repo);
         let mut current: Option<String> = None;
         let mut backoff = RETRY_FIRST;
         loop {
-            let mut git = source
-                .take()
-                .expect("the source is put back after each poll");
-            let known = current.clone();
-            let joined = tokio::task::spawn_blocking(move || {
-                let polled = poll(&mut git, known.as_deref());
-                (git, polled)
-            })
-            .await;
-            let Ok((git, polled)) = joined else {
-                tracing::error!("the Git poll task panicked; stopping the source");
-                return;
+            let git = match source.take() {
+                Some(git) => Ok(git),
+                None => {
+                    let spec = spec.clone();
+                    tokio::task::spawn_blocking(move || GitSource::open(spec))
+                        .await
+                        .unwrap_or_else(|_| Err(timed_out(&shown_repo)))
+                }
             };
-            source = Some(git);
+            let polled = match git {
+                Ok(mut git) => {
+                    let known = current.clone();
+                    let task = tokio::task::spawn_blocking(move || {
+                        let polled = poll(&mut git, known.as_deref());
+                        (git, polled)
+                    });
+                    match tokio::time::timeout(POLL_TIMEOUT, task).await {
+                        Ok(Ok((git, polled))) => {
+                            source = Some(git);
+                            polled
+                        }
+                        // A panicked or hung poll: a fresh handle next time.
+                        Ok(Err(_)) | Err(_) => Err(timed_out(&shown_repo)),
+                    }
+                }
+                Err(error) => Err(error),
+            };
             let now = rfc3339(SystemTime::now());
             let wait = match polled {
                 Ok(Polled::Same) => {
@@ -127,6 +150,16 @@ fn poll(source: &mut GitSource, known: Option<&str>) -> Result<Polled, SourceErr
         return Ok(Polled::Same);
     }
     Ok(Polled::New(source.snapshot(&commit)?))
+}
+
+fn timed_out(repo: &str) -> SourceError {
+    SourceError::Unreachable {
+        repo: repo.to_string(),
+        message: format!(
+            "no answer within {} s (the server accepted the connection but went silent?)",
+            POLL_TIMEOUT.as_secs()
+        ),
+    }
 }
 
 /// The error code of a source failure.

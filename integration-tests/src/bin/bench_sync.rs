@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 use futures::StreamExt as _;
+use integration_tests::bench_set::{objects, yaml_stream};
 use integration_tests::{Cluster, ClusterOptions};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{
@@ -55,57 +56,9 @@ struct Args {
     dir: Option<PathBuf>,
 }
 
-fn objects(namespace: &str, apps: usize) -> Vec<Value> {
-    let mut out = Vec::with_capacity(apps * 4 + 1);
-    for i in 0..apps {
-        let name = format!("app-{i:03}");
-        let labels = json!({"app": name});
-        out.push(json!({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"replicas": 0, "selector": {"matchLabels": labels},
-                "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
-                    "name": "app", "image": format!("registry.example/{name}:1.0.{i}"),
-                    "ports": [{"containerPort": 8080}],
-                    "envFrom": [{"configMapRef": {"name": format!("{name}-config")}}],
-                    "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}}}]}}}
-        }));
-        out.push(json!({
-            "apiVersion": "v1", "kind": "Service",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"clusterIP": "None", "selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}
-        }));
-        out.push(json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": format!("{name}-config"), "namespace": namespace, "labels": labels},
-            "data": {"LOG_LEVEL": "info", "REGION": "us-east-1", "APP": name}
-        }));
-        out.push(json!({
-            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": name, "namespace": namespace, "labels": labels},
-            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-                "minReplicas": 1, "maxReplicas": 5,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu",
-                    "target": {"type": "Utilization", "averageUtilization": 80}}}]}
-        }));
-    }
-    out.push(json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": "fleet-settings", "namespace": namespace},
-        "data": {"fleet": "bench"}
-    }));
-    out
-}
-
 fn write_yaml(path: &Path, objects: &[Value]) -> Result<()> {
-    // JSON is YAML: one document per object.
-    let mut text = String::new();
-    for object in objects {
-        text.push_str("---\n");
-        text.push_str(&serde_json::to_string(object)?);
-        text.push('\n');
-    }
-    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, yaml_stream(objects))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 /// Requests seen in the audit log since `offset` by user `rudder`.
