@@ -105,6 +105,10 @@ pub struct DriftWatcher {
     /// Counts every change seen in the cache, so a reader can tell whether
     /// health needs judging again.
     changes: u64,
+    /// Each cached member's resourceVersion and health, judged once per
+    /// change of that member, so asking for the set's health costs a
+    /// lookup per member rather than a judgement.
+    verdicts: BTreeMap<ObjectKey, (Option<u64>, ObjectHealth)>,
 }
 
 impl Drop for DriftWatcher {
@@ -136,6 +140,7 @@ impl DriftWatcher {
             tasks: Vec::new(),
             corrections: 0,
             changes: 0,
+            verdicts: BTreeMap::new(),
         }
     }
 
@@ -274,8 +279,8 @@ impl DriftWatcher {
         &self.desired
     }
 
-    /// How many changes the cache has seen; it grows whenever a member was
-    /// added, changed or removed, so health needs judging again.
+    /// How many health-relevant changes the cache has seen: a member added
+    /// or removed, its verdict changed, or rudder's own write observed.
     pub fn changes(&self) -> u64 {
         self.changes
     }
@@ -288,11 +293,11 @@ impl DriftWatcher {
             .iter()
             .map(|d| {
                 let key = d.reference.key();
-                let health = match self.cache.objects.get(&key) {
+                let health = match self.verdicts.get(&key) {
                     None => ObjectHealth::not_found(),
-                    Some(live) => {
-                        let stale = match (self.our_versions.get(&key), resource_version(live)) {
-                            (Some(ours), Some(seen)) => seen < *ours,
+                    Some((seen, health)) => {
+                        let stale = match (self.our_versions.get(&key), seen) {
+                            (Some(ours), Some(seen)) => seen < ours,
                             _ => false,
                         };
                         if stale {
@@ -301,7 +306,7 @@ impl DriftWatcher {
                                 message: "waiting for the applied object to be observed".into(),
                             }
                         } else {
-                            object_health(live)
+                            health.clone()
                         }
                     }
                 };
@@ -374,7 +379,6 @@ impl DriftWatcher {
     }
 
     fn handle(&mut self, kind: usize, event: Event<DynamicObject>) {
-        self.changes += 1;
         match event {
             Event::Init => {
                 self.relisting.insert(kind, BTreeSet::new());
@@ -397,7 +401,7 @@ impl DriftWatcher {
             }
             Event::Delete(object) => {
                 if let Some(key) = self.object_key(kind, object).map(|(key, _)| key) {
-                    self.cache.objects.remove(&key);
+                    self.forget(&key);
                     self.queue(key, DriftCause::Deleted);
                 }
             }
@@ -407,7 +411,7 @@ impl DriftWatcher {
     /// After a (re)list of one kind: members no longer there were deleted
     /// meanwhile; the others may have drifted meanwhile.
     fn relisted(&mut self, kind: usize, seen: &BTreeSet<ObjectKey>) {
-        let watched = &self.kinds[kind];
+        let watched = self.kinds[kind].clone();
         let same_kind = |key: &ObjectKey| key.group == watched.group && key.kind == watched.kind;
         let gone: Vec<ObjectKey> = self
             .cache
@@ -417,7 +421,7 @@ impl DriftWatcher {
             .cloned()
             .collect();
         for key in gone {
-            self.cache.objects.remove(&key);
+            self.forget(&key);
         }
         // Desired members of this kind that rudder applied but that are not
         // there (deleted while the watch was down).
@@ -449,8 +453,36 @@ impl DriftWatcher {
 
     fn remember(&mut self, kind: usize, object: DynamicObject) -> Option<ObjectKey> {
         let (key, value) = self.object_key(kind, object)?;
-        self.cache.objects.insert(key.clone(), value);
+        self.store(key.clone(), value);
         Some(key)
+    }
+
+    /// Caches a member as seen and judges its health once. Only a change
+    /// of verdict (or the first sight of rudder's own last write) counts as
+    /// a change: controllers touching status without changing what it
+    /// says cost no judging of the whole set.
+    fn store(&mut self, key: ObjectKey, value: Value) {
+        let verdict = (resource_version(&value), object_health(&value));
+        let ours = self.our_versions.get(&key).copied();
+        let changed = match self.verdicts.get(&key) {
+            None => true,
+            Some((seen, health)) => {
+                *health != verdict.1
+                    || matches!((ours, seen), (Some(ours), Some(seen)) if *seen < ours)
+            }
+        };
+        if changed {
+            self.changes += 1;
+        }
+        self.verdicts.insert(key.clone(), verdict);
+        self.cache.objects.insert(key, value);
+    }
+
+    fn forget(&mut self, key: &ObjectKey) {
+        self.cache.objects.remove(key);
+        if self.verdicts.remove(key).is_some() {
+            self.changes += 1;
+        }
     }
 
     fn check_drift(&mut self, key: &ObjectKey) {
@@ -510,9 +542,7 @@ impl DriftWatcher {
                     entry.fingerprint = Some(applied.fingerprint);
                     self.stored.inventory.record(entry);
                 }
-                self.cache
-                    .objects
-                    .insert(key, live::typed_value(applied.live, &reference));
+                self.store(key, live::typed_value(applied.live, &reference));
                 self.corrections += 1;
                 Ok(())
             }

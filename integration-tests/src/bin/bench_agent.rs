@@ -51,6 +51,9 @@ struct Args {
     /// Seconds of idle polling measured.
     #[arg(long, default_value_t = 60)]
     idle: u64,
+    /// The agent's poll interval (the idle phase polls at this pace).
+    #[arg(long, default_value = "1s")]
+    interval: String,
 }
 
 const SECRET: &str = "bench-webhook-secret";
@@ -193,7 +196,7 @@ async fn main() -> Result<()> {
         "rudder-us-east-1",
         "--prune",
         "--interval",
-        "1s",
+        &args.interval,
         "--webhook-secret-file",
         secret_file.to_str().unwrap_or_default(),
         "--kubeconfig",
@@ -245,6 +248,14 @@ async fn main() -> Result<()> {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: eu, namespace: default}\ndata: {n: \"1\"}\n",
     );
     let other = repo.commit("eu-west-1 only");
+    // A delivery, so a long --interval does not slow this phase down.
+    let body = br#"{"ref":"refs/heads/main"}"#;
+    let signature = format!("sha256={}", hmac_sha256_hex(SECRET.as_bytes(), body));
+    agent.post(
+        "/hooks/github",
+        &[("X-Hub-Signature-256", &signature)],
+        body,
+    );
     agent
         .wait_for(
             "recording the other region's commit",
@@ -283,6 +294,8 @@ async fn main() -> Result<()> {
     }
     let (rss_after, peak) = memory_mib(agent.pid());
     times.sort();
+    // The agent would heal the peer's writes back: stop it first.
+    drop(agent);
 
     // The peer: pull, render with kubectl kustomize, apply server-side.
     let clone = work.path().join("peer");
@@ -332,8 +345,13 @@ async fn main() -> Result<()> {
         peer_median.as_secs_f64() / p50.as_secs_f64().max(1e-9)
     );
     println!(
-        "| {:.0} s of 1 s polls, no new commit | {} requests ({} watches restarted), {} renders, {} polls | - | - |",
-        idle_secs, idle_requests.non_watch, idle_requests.watches, idle_renders, idle_polls
+        "| {:.0} s of {} polls, no new commit | {} requests ({} watches restarted), {} renders, {} polls | - | - |",
+        idle_secs,
+        args.interval,
+        idle_requests.non_watch,
+        idle_requests.watches,
+        idle_renders,
+        idle_polls
     );
     println!(
         "| a commit touching only another region | {} requests | - | - |",
