@@ -217,7 +217,10 @@ fn finish(
     let mut objects: Vec<Value> = acc
         .res
         .into_iter()
-        .map(|r| r.obj)
+        .map(|mut r| {
+            transform::metadata::normalize_annotations(&mut r.obj);
+            r.obj
+        })
         .filter(|o| !transform::metadata::is_local_config(o))
         .collect();
     crate::order::sort(&mut objects, top.k.sort_options.as_ref())
@@ -668,8 +671,15 @@ impl Builder<'_> {
         }
         if !k.name_prefix.is_empty() || !k.name_suffix.is_empty() {
             let (p, s) = (&acc.config.name_prefix, &acc.config.name_suffix);
-            transform::name::prefix_suffix(&mut acc.res, &k.name_prefix, &k.name_suffix, p, s)
-                .map_err(terr)?;
+            transform::name::prefix_suffix(
+                &mut acc.res,
+                &k.name_prefix,
+                &k.name_suffix,
+                p,
+                s,
+                false,
+            )
+            .map_err(terr)?;
         }
         if !k.name_prefix.is_empty() {
             note(acc, "PrefixTransformer");
@@ -821,10 +831,26 @@ impl Builder<'_> {
                 }
             }
         };
-        let t = Target::new(&selector).map_err(terr)?;
-        let hits: Vec<usize> = (0..acc.res.len())
-            .filter(|&i| t.selects(&acc.res[i]))
-            .collect();
+        let hits: Vec<usize> = if target.is_some() || is_json {
+            let t = Target::new(&selector).map_err(terr)?;
+            (0..acc.res.len())
+                .filter(|&i| t.selects(&acc.res[i]))
+                .collect()
+        } else {
+            // An untargeted strategic merge patch names its object by any
+            // id the object has had (a name from an intermediate layer
+            // too), and must name exactly one.
+            let id = ResId::of(patch);
+            let hits: Vec<usize> = (0..acc.res.len())
+                .filter(|&i| any_id_equals(&acc.res[i], &id))
+                .collect();
+            if hits.len() > 1 {
+                return Err(terr(format!(
+                    "multiple matches for Id {id}; failed to find unique target for patch {id}"
+                )));
+            }
+            hits
+        };
         if hits.is_empty() && target.is_none() {
             return Err(terr(format!(
                 "no resource matches strategic merge patch {}",
@@ -871,6 +897,10 @@ impl Builder<'_> {
             match new {
                 None => deleted.push(i),
                 Some(mut obj) => {
+                    // kustomize lets JSON 6902 operations change any part
+                    // of the id; a strategic merge patch only with the
+                    // options.
+                    let (allow_name, allow_kind) = (allow_name || is_json, allow_kind || is_json);
                     let after = ResId::of(&obj);
                     if after.name != before.name && !allow_name {
                         transform::metadata_mut(&mut obj)
@@ -880,9 +910,13 @@ impl Builder<'_> {
                         obj["kind"] = Value::String(before.gvk.kind.clone());
                     }
                     // kustomize records the id whenever a change is
-                    // allowed, even when the patch kept it.
+                    // allowed, even when the patch kept it. The id is the
+                    // one before the patch (`r.obj` may have been moved
+                    // into the merge).
                     if allow_name || allow_kind || ResId::of(&obj) != before {
-                        r.store_previous_id();
+                        let mut id = before.clone();
+                        id.namespace = id.effective_namespace().to_string();
+                        r.prev_ids.push(id);
                     }
                     r.obj = obj;
                 }
@@ -943,6 +977,7 @@ impl Builder<'_> {
                     &string("suffix"),
                     &fs,
                     &fs,
+                    kind == "PrefixSuffixTransformer",
                 )
                 .map_err(terr)
             }
@@ -1104,6 +1139,27 @@ fn flatten(path: &str, doc: Value, out: &mut Vec<Value>) -> Result<(), RenderErr
     }
     out.push(doc);
     Ok(())
+}
+
+/// Whether `id` equals the current id of `r` or one it had before a rename
+/// (kustomize's `GetMatchingResourcesByAnyId` with `Equals`): same group,
+/// version, kind and name, same effective namespace. Previous ids keep
+/// only name, namespace and kind; their group and version are the
+/// current ones, as kustomize reads them back from its annotations.
+fn any_id_equals(r: &Res, id: &ResId) -> bool {
+    let ns = id.effective_namespace();
+    let cur = r.id();
+    if cur.gvk == id.gvk && cur.name == id.name && cur.effective_namespace() == ns {
+        return true;
+    }
+    let (group, version) = (&cur.gvk.group, &cur.gvk.version);
+    r.prev_ids.iter().any(|p| {
+        &id.gvk.group == group
+            && &id.gvk.version == version
+            && p.gvk.kind == id.gvk.kind
+            && p.name == id.name
+            && p.effective_namespace() == ns
+    })
 }
 
 /// Unused field specs placeholder to keep the type in scope for docs.

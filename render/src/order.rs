@@ -42,7 +42,9 @@ pub const ORDER_LAST: [&str; 2] = [
     "ValidatingWebhookConfiguration",
 ];
 
-fn gvk_text(g: &Gvk) -> String {
+/// kustomize's `stableSortString` of a gvk: empty parts as `~G`, `~V`,
+/// `~K`, which sort after names.
+pub(crate) fn gvk_text(g: &Gvk) -> String {
     let or = |s: &str, d: &str| {
         if s.is_empty() {
             d.to_string()

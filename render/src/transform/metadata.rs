@@ -31,6 +31,35 @@ pub fn is_local_config(obj: &Value) -> bool {
         == Some("true")
 }
 
+/// Makes `metadata.annotations` what kustomize writes back: a map of
+/// strings (kustomize rewrites every object's annotations when it strips
+/// its internal ones). Numbers and booleans become their text, nested
+/// maps, lists and nulls the empty string, and an empty or null map goes.
+pub fn normalize_annotations(obj: &mut Value) {
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    match meta.get_mut("annotations") {
+        Some(Value::Null) => {
+            meta.remove("annotations");
+        }
+        Some(Value::Object(m)) if m.is_empty() => {
+            meta.remove("annotations");
+        }
+        Some(Value::Object(m)) => {
+            for v in m.values_mut() {
+                match v {
+                    Value::String(_) => {}
+                    Value::Number(n) => *v = Value::String(n.to_string()),
+                    Value::Bool(b) => *v = Value::String(b.to_string()),
+                    _ => *v = Value::String(String::new()),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Adds `app.kubernetes.io/managed-by` to every object.
 pub fn add_managed_by(resources: &mut [Res]) {
     for r in resources {
@@ -136,6 +165,19 @@ fn transformations_text(list: &[(String, &'static str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn annotations_become_strings_and_empty_maps_go() {
+        let mut o = serde_json::json!({"metadata": {"annotations": {"n": 1, "b": true, "l": [1], "s": "x"}}});
+        normalize_annotations(&mut o);
+        assert_eq!(
+            o["metadata"]["annotations"],
+            serde_json::json!({"n": "1", "b": "true", "l": "", "s": "x"})
+        );
+        let mut o = serde_json::json!({"metadata": {"name": "a", "annotations": {}}});
+        normalize_annotations(&mut o);
+        assert_eq!(o, serde_json::json!({"metadata": {"name": "a"}}));
+    }
     use serde_json::json;
 
     #[test]

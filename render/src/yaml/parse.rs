@@ -180,7 +180,13 @@ impl<'f> Loader<'f> {
                     self.set_key(key);
                     return self.count(1, line);
                 }
-                let value = self.scalar(&text, style, tag.as_deref());
+                let value = if self.reading == Reading::Objects && self.in_annotations() {
+                    // kustomize reads `metadata.annotations` as strings:
+                    // the scalar's text, whatever it would resolve to.
+                    Value::String(text.into_owned())
+                } else {
+                    self.scalar(&text, style, tag.as_deref())
+                };
                 self.count(1, line)?;
                 self.complete(value, anchor, 1, line)?;
             }
@@ -255,6 +261,16 @@ impl<'f> Loader<'f> {
             _ => {}
         }
         Ok(())
+    }
+
+    /// Whether the node being read is a value in the document's own
+    /// `metadata.annotations` map.
+    fn in_annotations(&self) -> bool {
+        let key_is = |f: &Frame, name: &str| matches!(f, Frame::Map { key: Some(Key::Text(k, _)), .. } if k == name);
+        self.stack.len() == 3
+            && key_is(&self.stack[0], "metadata")
+            && key_is(&self.stack[1], "annotations")
+            && matches!(self.stack[2], Frame::Map { key: Some(_), .. })
     }
 
     /// Whether the next node is a key of the innermost map.
