@@ -303,7 +303,7 @@ impl Builder<'_> {
             }
         };
         let text = to_text(&file, self.tree.read(&file).map_err(|e| err_io(&file, e))?)?;
-        let value = crate::yaml::parse::parse_one(&file, &text)?;
+        let value = crate::yaml::parse::parse_kustomization(&file, &text)?;
         let (k, warnings) = Kustomization::from_value(&file, value)?;
         self.warnings.extend(warnings);
         Ok(Loaded {

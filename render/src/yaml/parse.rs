@@ -44,6 +44,22 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Value>, RenderError
     Loader::new(file, Reading::Config).run(text)
 }
 
+/// Parses a kustomization file as kustomize does (go-yaml v2 into a map):
+/// one document, YAML 1.1 words (`yes`, `on`, `y` are booleans), and a
+/// key repeated in a map is no error: the last one wins.
+///
+/// ```
+/// let k = rudder_render::yaml::parse::parse_kustomization("k.yaml", "a: 1\na: 2\nb: yes\n").unwrap();
+/// assert_eq!(k["a"], 2);
+/// assert_eq!(k["b"], true);
+/// ```
+pub fn parse_kustomization(file: &str, text: &str) -> Result<Value, RenderError> {
+    let mut loader = Loader::new(file, Reading::Config);
+    loader.words = Words::Yaml11;
+    loader.last_key_wins = true;
+    only_document(file, loader.run(text)?)
+}
+
 /// Parses resource documents (and strategic merge patches) as kyaml reads
 /// them: like [`parse_documents`], except that a plain timestamp becomes
 /// the RFC 3339 text Go prints for it.
@@ -59,7 +75,10 @@ pub fn parse_objects(file: &str, text: &str) -> Result<Vec<Value>, RenderError> 
 
 /// Parses `text` as exactly one document (an empty text is `null`).
 pub fn parse_one(file: &str, text: &str) -> Result<Value, RenderError> {
-    let mut docs = parse_documents(file, text)?;
+    only_document(file, parse_documents(file, text)?)
+}
+
+fn only_document(file: &str, mut docs: Vec<Value>) -> Result<Value, RenderError> {
     match docs.len() {
         0 => Ok(Value::Null),
         1 => Ok(docs.remove(0)),
@@ -103,6 +122,10 @@ enum Key {
 struct Loader<'f> {
     file: &'f str,
     reading: Reading,
+    /// Which plain words are booleans.
+    words: Words,
+    /// A repeated map key replaces the earlier value instead of failing.
+    last_key_wins: bool,
     stack: Vec<Frame>,
     /// Anchored values of the current document with their node counts.
     anchors: HashMap<usize, (Value, usize)>,
@@ -116,6 +139,8 @@ impl<'f> Loader<'f> {
         Loader {
             file,
             reading,
+            words: Words::Yaml12,
+            last_key_wins: false,
             stack: Vec::new(),
             anchors: HashMap::new(),
             nodes: 0,
@@ -341,7 +366,7 @@ impl<'f> Loader<'f> {
                 *parent += nodes;
                 match key.take() {
                     Some(Key::Text(k, at)) => {
-                        if map.contains_key(&k) {
+                        if map.contains_key(&k) && !self.last_key_wins {
                             let message =
                                 format!("mapping key \"{k}\" already defined at line {at}");
                             return Err(self.error(line, message));
@@ -383,7 +408,7 @@ impl<'f> Loader<'f> {
         }
         let number =
             |n: Option<Number>| n.map_or_else(|| Value::String(text.to_string()), Value::Number);
-        match resolve_plain(text, Words::Yaml12) {
+        match resolve_plain(text, self.words) {
             Plain::Null => Value::Null,
             Plain::Bool(b) => Value::Bool(b),
             Plain::Int(i) if core == Some("float") => number(Number::from_f64(i as f64)),
