@@ -494,10 +494,17 @@ impl Builder<'_> {
                 let args: GeneratorArgs = serde_json::from_value(v.clone()).map_err(|e| {
                     RenderError::kust(&l.file, format!("invalid `{field}` entry: {e}"))
                 })?;
-                self.generate(l, acc, &args, global.as_ref(), is_secret)?;
+                let kind = if is_secret {
+                    "SecretGenerator"
+                } else {
+                    "ConfigMapGenerator"
+                };
+                let origin = transform::metadata::generator_origin(&l.configured_in(), kind);
+                self.generate(l, acc, &args, global.as_ref(), is_secret, origin)?;
             }
         }
         for entry in &l.k.generators {
+            let inline = entry.contains('\n');
             for (src, cfg) in self.plugin_configs(l, entry, "generators")? {
                 let kind = str_at(&cfg, &["kind"]).to_string();
                 let is_secret = match kind.as_str() {
@@ -516,7 +523,22 @@ impl Builder<'_> {
                 }
                 let args: GeneratorArgs = serde_json::from_value(Value::Object(m))
                     .map_err(|e| RenderError::kust(&src, format!("invalid {kind}: {e}")))?;
-                self.generate(l, acc, &args, None, is_secret)?;
+                // The origin names the file holding the configuration
+                // (the kustomization for an inline one) and the
+                // configuration's own id.
+                let configured_in = if inline || src == l.file {
+                    l.configured_in()
+                } else {
+                    transform::metadata::origin_join(&l.origin, entry)
+                };
+                let origin = transform::metadata::plugin_origin(
+                    &configured_in,
+                    str_at(&cfg, &["apiVersion"]),
+                    &kind,
+                    str_at(&meta, &["name"]),
+                    str_at(&meta, &["namespace"]),
+                );
+                self.generate(l, acc, &args, None, is_secret, origin)?;
             }
         }
         Ok(())
@@ -529,6 +551,7 @@ impl Builder<'_> {
         args: &GeneratorArgs,
         global: Option<&GeneratorOptions>,
         is_secret: bool,
+        origin: String,
     ) -> Result<(), RenderError> {
         let load = generator::tree_loader(self.tree, &l.dir);
         let generated = if is_secret {
@@ -544,7 +567,12 @@ impl Builder<'_> {
             .iter()
             .position(|r| r.has_key(&id) || r.prev_ids.iter().any(|p| p.has_key(&id)));
         match (existing, generated.behavior) {
-            (Some(i), _) => {
+            (Some(i), behavior) => {
+                // A replaced object comes from the new generator; a merged
+                // one keeps where it came from.
+                if behavior == Behavior::Replace && self.meta.origins {
+                    acc.res[i].origin = Some(origin);
+                }
                 let combined =
                     generator::combine(&acc.res[i].obj, acc.res[i].needs_hash, generated)
                         .map_err(|e| RenderError::transform(&l.file, e.to_string()))?;
@@ -557,15 +585,7 @@ impl Builder<'_> {
                 let mut r = Res::new(generated.object);
                 r.needs_hash = generated.hash_suffix;
                 if self.meta.origins {
-                    let kind = if is_secret {
-                        "SecretGenerator"
-                    } else {
-                        "ConfigMapGenerator"
-                    };
-                    r.origin = Some(transform::metadata::generator_origin(
-                        &l.configured_in(),
-                        kind,
-                    ));
+                    r.origin = Some(origin);
                 }
                 acc.append(r, &l.file)
             }

@@ -112,6 +112,29 @@ pub fn generator_origin(configured_in: &str, kind: &str) -> String {
     format!("configuredIn: {configured_in}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n")
 }
 
+/// The origin annotation of an object made by a generator configured in
+/// its own object (`generators:`): the configuration's id as written.
+pub fn plugin_origin(
+    configured_in: &str,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) -> String {
+    let mut out = format!("configuredIn: {configured_in}\nconfiguredBy:\n");
+    for (key, value) in [
+        ("apiVersion", api_version),
+        ("kind", kind),
+        ("name", name),
+        ("namespace", namespace),
+    ] {
+        if !value.is_empty() {
+            out.push_str(&format!("  {key}: {value}\n"));
+        }
+    }
+    out
+}
+
 /// Records that the built-in transformer `kind`, configured in
 /// `configured_in`, ran over every object of `resources`.
 pub fn add_transformation(resources: &mut [Res], configured_in: &str, kind: &'static str) {
