@@ -399,6 +399,17 @@ impl Builder<'_> {
 
     /// Reads `l`'s `openapi` schema unless one is already in use.
     fn read_schema(&mut self, l: &Loaded) -> Result<(), RenderError> {
+        // The one schema compiled into kustomize v5.5 (the default).
+        if let Some(version) = l.k.openapi.get("version")
+            && version != "v1.21.2"
+        {
+            return Err(RenderError::kust(
+                &l.file,
+                format!(
+                    "openapi version `{version}`: the specified OpenAPI version is not built in (only v1.21.2 is)"
+                ),
+            ));
+        }
         if self.schema.is_some() {
             return Ok(());
         }
@@ -521,6 +532,14 @@ impl Builder<'_> {
                         m.entry(key.to_string()).or_insert(v.clone());
                     }
                 }
+                // kustomize reads plugin configurations leniently: fields
+                // it does not know (`labels` at the top, say) are ignored.
+                let known: &[&str] = if is_secret {
+                    crate::generator::SECRET_GENERATOR_FIELDS
+                } else {
+                    &crate::generator::SECRET_GENERATOR_FIELDS[..8]
+                };
+                m.retain(|k, _| known.contains(&k.as_str()));
                 let args: GeneratorArgs = serde_json::from_value(Value::Object(m))
                     .map_err(|e| RenderError::kust(&src, format!("invalid {kind}: {e}")))?;
                 // The origin names the file holding the configuration

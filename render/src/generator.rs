@@ -83,6 +83,20 @@ impl GeneratorOptions {
     }
 }
 
+/// The fields of a SecretGenerator entry, in [`GeneratorArgs`] order; a
+/// ConfigMapGenerator has the first eight (all but `type`).
+pub const SECRET_GENERATOR_FIELDS: &[&str] = &[
+    "name",
+    "namespace",
+    "behavior",
+    "literals",
+    "files",
+    "envs",
+    "env",
+    "options",
+    "type",
+];
+
 /// One `configMapGenerator:` or `secretGenerator:` entry, with kustomize's
 /// field names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

@@ -306,17 +306,7 @@ fn fields_at(at: &str) -> &'static [&'static str] {
         "annotationSelector",
     ];
     const PATCH: &[&str] = &["path", "patch", "target", "options"];
-    const GENERATOR: &[&str] = &[
-        "name",
-        "namespace",
-        "behavior",
-        "literals",
-        "files",
-        "envs",
-        "env",
-        "options",
-        "type",
-    ];
+    const GENERATOR: &[&str] = crate::generator::SECRET_GENERATOR_FIELDS;
     const GENERATOR_OPTIONS: &[&str] = &[
         "labels",
         "annotations",

@@ -62,13 +62,9 @@ pub(crate) fn gvk_text(g: &Gvk) -> String {
 
 /// Sorts `objects` as the options (or kustomize's default, legacy) say.
 pub fn sort(objects: &mut Vec<Value>, options: Option<&SortOptions>) -> Result<(), String> {
-    let order = options.map_or("legacy", |o| {
-        if o.order.is_empty() {
-            "legacy"
-        } else {
-            o.order.as_str()
-        }
-    });
+    // Without `sortOptions` the order is legacy; with it, `order` must be
+    // given (kustomize refuses `sortOptions: {legacySortOptions: ...}`).
+    let order = options.map_or("legacy", |o| o.order.as_str());
     let (first, last): (Vec<String>, Vec<String>) = match (
         order,
         options.and_then(|o| o.legacy_sort_options.as_ref()),

@@ -13,7 +13,7 @@ pub mod select;
 
 use serde_json::{Map, Value};
 
-use crate::resid::{Gvk, ResId, is_cluster_scoped_kind, split_api_version, str_at};
+use crate::resid::{Gvk, ResId, is_cluster_scoped_type, split_api_version, str_at};
 
 /// One object being rendered, with what kustomize tracks beside it in
 /// internal annotations: the ids it had before renames (for name
@@ -67,7 +67,7 @@ impl Res {
         let kind = str_at(obj, &["kind"]);
         let (group, version) = split_api_version(str_at(obj, &["apiVersion"]));
         let namespace = str_at(obj, &["metadata", "namespace"]);
-        let effective = if is_cluster_scoped_kind(kind) {
+        let effective = if is_cluster_scoped_type(group, version, kind) {
             ""
         } else if namespace.is_empty() {
             "default"
