@@ -237,15 +237,26 @@ fn apply_vars(acc: &mut Acc, file: &str) -> Result<(), RenderError> {
         vars.push(var);
     }
     // A var names its object by the name it had where the var was declared;
-    // point it at the object's current name.
+    // point it at the object's current name: the object the var was bound
+    // to there, else the first with that name now or before.
     for var in vars.iter_mut() {
         let wanted = var.objref.name.clone();
         let kind = var.objref.kind.clone();
-        if let Some(r) = acc.res.iter().find(|r| {
-            r.gvk().kind == kind
-                && (r.name() == wanted || r.prev_ids.iter().any(|id| id.name == wanted))
+        let bound = acc
+            .res
+            .iter()
+            .find(|r| r.var_names.iter().any(|n| *n == var.name));
+        if let Some(r) = bound.or_else(|| {
+            acc.res.iter().find(|r| {
+                r.gvk().kind == kind
+                    && (r.name() == wanted || r.prev_ids.iter().any(|id| id.name == wanted))
+            })
         }) {
             var.objref.name = r.name().to_string();
+            let ns = str_at(&r.obj, &["metadata", "namespace"]);
+            if !ns.is_empty() {
+                var.objref.namespace = ns.to_string();
+            }
         }
     }
     let mut objects: Vec<Value> = acc
@@ -258,6 +269,66 @@ fn apply_vars(acc: &mut Acc, file: &str) -> Result<(), RenderError> {
         r.obj = o;
     }
     result.map_err(|e| RenderError::transform(file, e.to_string()))?;
+    Ok(())
+}
+
+/// kustomize's `MergeVars`: each var of a kustomization is bound to the one
+/// accumulated object its `objref` names by any id the object has had
+/// (group, version, kind and name; the namespace too when the objref names
+/// one or the kind is cluster-scoped). Two such objects are an error.
+fn bind_vars(acc: &mut Acc, vars: &[Value], file: &str) -> Result<(), RenderError> {
+    for v in vars {
+        let var = crate::vars::Var::from_value(v)
+            .map_err(|e| RenderError::kust(file, format!("invalid var: {e}")))?;
+        let o = &var.objref;
+        let (group, version) = if o.api_version.is_empty() {
+            (o.group.clone(), o.version.clone())
+        } else {
+            let (g, v) = crate::resid::split_api_version(&o.api_version);
+            (g.to_string(), v.to_string())
+        };
+        let want = ResId {
+            gvk: crate::resid::Gvk {
+                group,
+                version,
+                kind: o.kind.clone(),
+            },
+            name: o.name.clone(),
+            namespace: o.namespace.clone(),
+        };
+        let with_ns = !want.namespace.is_empty() || want.gvk.is_cluster_scoped();
+        let matches = |r: &Res| {
+            let cur = r.id();
+            let same = |kind: &str, name: &str, ns: &str| {
+                cur.gvk.group == want.gvk.group
+                    && cur.gvk.version == want.gvk.version
+                    && kind == want.gvk.kind
+                    && name == want.name
+                    && (!with_ns || ns == want.effective_namespace())
+            };
+            same(&cur.gvk.kind, &cur.name, cur.effective_namespace())
+                || r.prev_ids
+                    .iter()
+                    .any(|p| same(&p.gvk.kind, &p.name, p.effective_namespace()))
+        };
+        let hits: Vec<usize> = (0..acc.res.len())
+            .filter(|&i| matches(&acc.res[i]))
+            .collect();
+        match hits.as_slice() {
+            [] => {}
+            [i] => acc.res[*i].var_names.push(var.name.clone()),
+            _ => {
+                return Err(RenderError::kust(
+                    file,
+                    format!(
+                        "found {} resId matches for var `{}` (unable to disambiguate)",
+                        hits.len(),
+                        var.name
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -393,6 +464,7 @@ impl Builder<'_> {
             self.accumulate(&c, acc)?;
         }
         self.run_transformers(l, acc)?;
+        bind_vars(acc, &l.k.vars, &l.file)?;
         acc.vars.extend(l.k.vars.iter().cloned());
         Ok(())
     }

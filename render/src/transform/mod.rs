@@ -38,6 +38,10 @@ pub struct Res {
     /// directory) and its kind. Only recorded when the render asks for
     /// transformer annotations.
     pub transformations: Vec<(String, &'static str)>,
+    /// Deprecated `vars` bound to this object where they were declared
+    /// (kustomize binds each var to the one object its `objref` names in
+    /// the declaring kustomization, before upper layers rename anything).
+    pub var_names: Vec<String>,
 }
 
 impl Res {
@@ -51,6 +55,7 @@ impl Res {
             needs_hash: false,
             origin: None,
             transformations: Vec::new(),
+            var_names: Vec::new(),
         }
     }
 
