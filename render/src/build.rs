@@ -242,10 +242,7 @@ fn apply_vars(acc: &mut Acc, file: &str) -> Result<(), RenderError> {
     for var in vars.iter_mut() {
         let wanted = var.objref.name.clone();
         let kind = var.objref.kind.clone();
-        let bound = acc
-            .res
-            .iter()
-            .find(|r| r.var_names.iter().any(|n| *n == var.name));
+        let bound = acc.res.iter().find(|r| r.var_names.contains(&var.name));
         if let Some(r) = bound.or_else(|| {
             acc.res.iter().find(|r| {
                 r.gvk().kind == kind
