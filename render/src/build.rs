@@ -225,7 +225,11 @@ fn finish(
         .collect();
     crate::order::sort(&mut objects, top.k.sort_options.as_ref())
         .map_err(|e| RenderError::kust(file, e))?;
-    crate::substitute::substitute_all(&mut objects, &options.vars)?;
+    // `${VAR}` substitution only when variables are given: without them
+    // the output is kubectl's, `${POD_NAMESPACE}` and all.
+    if !options.vars.is_empty() {
+        crate::substitute::substitute_all(&mut objects, &options.vars)?;
+    }
     Ok(Rendered { objects, warnings })
 }
 
