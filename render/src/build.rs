@@ -753,6 +753,7 @@ impl Builder<'_> {
             }
         };
         acc.changed();
+        let mut smp_count = 0;
         for entry in &k.patches_strategic_merge {
             let (src, text) = if entry.contains('\n') || self.local_file_missing(l, entry) {
                 (file.to_string(), entry.clone())
@@ -760,8 +761,19 @@ impl Builder<'_> {
                 self.read_local(l, entry)?
             };
             for p in parse_objects(&src, &text)? {
+                smp_count += 1;
                 self.apply_patch_value(acc, &src, &p, None, &BTreeMap::new())?;
             }
+        }
+        // kustomize skips empty entries, but not a list of nothing but them.
+        if !k.patches_strategic_merge.is_empty() && smp_count == 0 {
+            return Err(RenderError::kust(
+                file,
+                format!(
+                    "patchesStrategicMerge: patch appears to be empty; files={:?}",
+                    k.patches_strategic_merge
+                ),
+            ));
         }
         if !k.patches_strategic_merge.is_empty() {
             note(acc, "PatchStrategicMergeTransformer");
@@ -805,7 +817,6 @@ impl Builder<'_> {
                 &acc.config,
                 label.include_selectors,
                 label.include_templates,
-                label.include_volume_claim_templates,
                 extra,
             );
             transform::labels::apply(&mut acc.res, &label.pairs, &specs).map_err(terr)?;
@@ -907,6 +918,15 @@ impl Builder<'_> {
         let mut docs = parse_objects(&src, &text)?;
         if docs.iter().any(Value::is_array) {
             docs = parse_documents(&src, &text)?;
+        }
+        if docs.is_empty() {
+            return Err(RenderError::kust(
+                &l.file,
+                format!(
+                    "patch {} is empty (no strategic merge patch and no JSON 6902 operations)",
+                    if p.path.is_empty() { "text" } else { &p.path }
+                ),
+            ));
         }
         for doc in docs {
             self.apply_patch_value(acc, &src, &doc, p.target.as_ref(), &p.options)?;

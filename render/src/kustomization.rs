@@ -64,7 +64,6 @@ pub struct Label {
     pub pairs: BTreeMap<String, String>,
     pub include_selectors: bool,
     pub include_templates: bool,
-    pub include_volume_claim_templates: bool,
     pub fields: Vec<Value>,
 }
 
@@ -350,13 +349,7 @@ fn fields_at(at: &str) -> &'static [&'static str] {
             "validators",
             "buildMetadata",
         ],
-        "labels[]" => &[
-            "pairs",
-            "includeSelectors",
-            "includeTemplates",
-            "includeVolumeClaimTemplates",
-            "fields",
-        ],
+        "labels[]" => &["pairs", "includeSelectors", "includeTemplates", "fields"],
         "patches[]" | "patchesJson6902[]" => PATCH,
         "patches[].target" | "patchesJson6902[].target" => SELECTOR,
         "images[]" | "imageTags[]" => &["name", "newName", "tagSuffix", "newTag", "digest"],
