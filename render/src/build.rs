@@ -1028,6 +1028,24 @@ impl Builder<'_> {
             };
             match new {
                 None => deleted.push(i),
+                Some(obj) if !obj.is_object() => {
+                    return Err(terr(format!(
+                        "patching {before} leaves `{}` instead of an object",
+                        brief(&obj)
+                    )));
+                }
+                Some(obj)
+                    if !obj.get("metadata").is_some_and(|m| {
+                        m.get("name")
+                            .and_then(Value::as_str)
+                            .is_some_and(|n| !n.is_empty())
+                    }) =>
+                {
+                    return Err(terr(format!(
+                        "patching {before} leaves no metadata.name (metadata: `{}`)",
+                        brief(obj.get("metadata").unwrap_or(&Value::Null))
+                    )));
+                }
                 Some(mut obj) => {
                     // kustomize lets JSON 6902 operations change any part
                     // of the id; a strategic merge patch only with the
@@ -1271,6 +1289,15 @@ fn flatten(path: &str, doc: Value, out: &mut Vec<Value>) -> Result<(), RenderErr
     }
     out.push(doc);
     Ok(())
+}
+
+/// A value as short JSON text for an error message.
+fn brief(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() <= 60 {
+        return text;
+    }
+    format!("{}...", text.chars().take(60).collect::<String>())
 }
 
 /// Whether `id` equals the current id of `r` or one it had before a rename
