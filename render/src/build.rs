@@ -1391,6 +1391,45 @@ mod tests {
         );
     }
 
+    /// The fuzz target `patch_options` in miniature: every option and
+    /// target combination over patches that break the object must give an
+    /// error or output, never a panic.
+    #[test]
+    fn patches_that_break_objects_are_errors_not_panics() {
+        let patches = [
+            "- op: replace\n  path: \"\"\n  value: 5\n",
+            "- op: replace\n  path: \"\"\n  value: [1]\n",
+            "- op: replace\n  path: /metadata\n  value: x\n",
+            "- op: remove\n  path: /metadata\n",
+            "- op: replace\n  path: /kind\n  value: Secret\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: scalar\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: null\n",
+        ];
+        for patch in patches {
+            for bits in 0..16u8 {
+                let mut k = String::from(
+                    "resources: [r.yaml]\nconfigMapGenerator:\n- name: g\n  literals: [a=b]\npatches:\n- path: p.yaml\n",
+                );
+                if bits & 4 != 0 {
+                    k.push_str("  target:\n    kind: ConfigMap\n");
+                }
+                k.push_str(&format!(
+                    "  options:\n    allowNameChange: {}\n    allowKindChange: {}\n",
+                    bits & 1 != 0,
+                    bits & 2 != 0
+                ));
+                if bits & 8 != 0 {
+                    k.push_str("namePrefix: x-\n");
+                }
+                let t = MemTree::new()
+                    .with_file("k/kustomization.yaml", &k)
+                    .with_file("k/r.yaml", CM)
+                    .with_file("k/p.yaml", patch);
+                let _ = run(&t, "k");
+            }
+        }
+    }
+
     #[test]
     fn component_must_be_listed_under_components() {
         let t = MemTree::new()
