@@ -588,12 +588,25 @@ impl Builder<'_> {
             }
         }
         for entry in &l.k.generators {
-            let inline = entry.contains('\n');
             for (src, cfg) in self.plugin_configs(l, entry, "generators")? {
                 let kind = str_at(&cfg, &["kind"]).to_string();
                 let is_secret = match kind.as_str() {
                     "ConfigMapGenerator" => false,
                     "SecretGenerator" => true,
+                    "IAMPolicyGenerator" => {
+                        let mut r = Res::new(iam_policy_service_account(&src, &cfg)?);
+                        if self.meta.origins {
+                            r.origin = Some(transform::metadata::plugin_origin(
+                                &plugin_configured_in(l, entry, &src),
+                                str_at(&cfg, &["apiVersion"]),
+                                &kind,
+                                str_at(&cfg, &["metadata", "name"]),
+                                str_at(&cfg, &["metadata", "namespace"]),
+                            ));
+                        }
+                        acc.append(r, &src)?;
+                        continue;
+                    }
                     _ => return Err(unsupported_plugin(&src, "generators", &kind)),
                 };
                 let mut m = cfg.as_object().cloned().unwrap_or_default();
@@ -618,11 +631,7 @@ impl Builder<'_> {
                 // The origin names the file holding the configuration
                 // (the kustomization for an inline one) and the
                 // configuration's own id.
-                let configured_in = if inline || src == l.file {
-                    l.configured_in()
-                } else {
-                    transform::metadata::origin_join(&l.origin, entry)
-                };
+                let configured_in = plugin_configured_in(l, entry, &src);
                 let origin = transform::metadata::plugin_origin(
                     &configured_in,
                     str_at(&cfg, &["apiVersion"]),
@@ -875,6 +884,17 @@ impl Builder<'_> {
         for entry in &k.transformers {
             for (src, cfg) in self.plugin_configs(l, entry, "transformers")? {
                 self.run_plugin(l, acc, &src, &cfg)?;
+                if self.meta.transformations {
+                    let configured_in = plugin_configured_in(l, entry, &src);
+                    transform::metadata::add_plugin_transformation(
+                        &mut acc.res,
+                        &configured_in,
+                        str_at(&cfg, &["apiVersion"]),
+                        str_at(&cfg, &["kind"]),
+                        str_at(&cfg, &["metadata", "name"]),
+                        str_at(&cfg, &["metadata", "namespace"]),
+                    );
+                }
             }
         }
         // Only the top's buildMetadata counts, but a base's must still be
@@ -1289,6 +1309,46 @@ fn flatten(path: &str, doc: Value, out: &mut Vec<Value>) -> Result<(), RenderErr
     }
     out.push(doc);
     Ok(())
+}
+
+/// Where a plugin configuration was written, as origins name it: the
+/// kustomization for an inline one, else the file the entry names.
+fn plugin_configured_in(l: &Loaded, entry: &str, src: &str) -> String {
+    if entry.contains('\n') || src == l.file {
+        l.configured_in()
+    } else {
+        transform::metadata::origin_join(&l.origin, entry)
+    }
+}
+
+/// kustomize's built-in IAMPolicyGenerator: for `cloud: gke`, the
+/// Kubernetes ServiceAccount bound to a Google service account.
+fn iam_policy_service_account(src: &str, cfg: &Value) -> Result<Value, RenderError> {
+    let cloud = str_at(cfg, &["cloud"]);
+    if cloud != "gke" {
+        return Err(RenderError::kust(
+            src,
+            format!("IAMPolicyGenerator: cloud provider `{cloud}` not supported yet (only gke)"),
+        ));
+    }
+    let mut meta = Map::new();
+    meta.insert(
+        "annotations".into(),
+        serde_json::json!({"iam.gke.io/gcp-service-account": format!(
+            "{}@{}.iam.gserviceaccount.com",
+            str_at(cfg, &["serviceAccount", "name"]),
+            str_at(cfg, &["serviceAccount", "projectId"])
+        )}),
+    );
+    meta.insert(
+        "name".into(),
+        Value::String(str_at(cfg, &["kubernetesService", "name"]).to_string()),
+    );
+    let ns = str_at(cfg, &["kubernetesService", "namespace"]);
+    if !ns.is_empty() {
+        meta.insert("namespace".into(), Value::String(ns.to_string()));
+    }
+    Ok(serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}))
 }
 
 /// A value as short JSON text for an error message.

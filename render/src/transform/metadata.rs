@@ -138,8 +138,25 @@ pub fn plugin_origin(
 /// Records that the built-in transformer `kind`, configured in
 /// `configured_in`, ran over every object of `resources`.
 pub fn add_transformation(resources: &mut [Res], configured_in: &str, kind: &'static str) {
+    add_plugin_transformation(resources, configured_in, "builtin", kind, "", "");
+}
+
+/// Records that a transformer configured by its own object (`transformers:`
+/// entry in `configured_in`, with that id) ran over every object.
+pub fn add_plugin_transformation(
+    resources: &mut [Res],
+    configured_in: &str,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) {
+    let by = plugin_origin(configured_in, api_version, kind, name, namespace);
+    // Keep only the id's lines, indented under the list item.
+    let lines: String = by.lines().skip(2).map(|l| format!("  {l}\n")).collect();
     for r in resources {
-        r.transformations.push((configured_in.to_string(), kind));
+        r.transformations
+            .push((configured_in.to_string(), lines.clone()));
     }
 }
 
@@ -173,14 +190,13 @@ pub fn write_annotations(resources: &mut [Res], origins: bool, transformations: 
 
 /// The transformations annotation: a YAML list of origins, fields in
 /// kustomize's fixed order.
-fn transformations_text(list: &[(String, &'static str)]) -> String {
+fn transformations_text(list: &[(String, String)]) -> String {
     let mut text = String::new();
-    for (configured_in, kind) in list {
+    for (configured_in, by) in list {
         text.push_str("- configuredIn: ");
         text.push_str(configured_in);
-        text.push_str("\n  configuredBy:\n    apiVersion: builtin\n    kind: ");
-        text.push_str(kind);
-        text.push('\n');
+        text.push_str("\n  configuredBy:\n");
+        text.push_str(by);
     }
     text
 }
@@ -247,8 +263,11 @@ mod tests {
     fn annotations_are_written_only_when_asked() {
         let mut r = Res::new(json!({"kind": "Service", "metadata": {"name": "s"}}));
         r.origin = Some(file_origin("base/svc.yaml"));
-        r.transformations
-            .push(("kustomization.yaml".into(), "NamespaceTransformer"));
+        add_transformation(
+            std::slice::from_mut(&mut r),
+            "kustomization.yaml",
+            "NamespaceTransformer",
+        );
         let mut rs = vec![r];
         write_annotations(&mut rs, true, false);
         let ann = rs[0].obj["metadata"]["annotations"].as_object().unwrap();

@@ -34,10 +34,12 @@ pub struct Res {
     /// origin annotations.
     pub origin: Option<String>,
     /// The built-in transformers that ran over the object, oldest first:
-    /// the kustomization file that configured each (relative to the top
-    /// directory) and its kind. Only recorded when the render asks for
+    /// the file that configured each (relative to the top directory) and
+    /// its id (kind, and name and namespace for one configured under
+    /// `transformers:`). Only recorded when the render asks for
     /// transformer annotations.
-    pub transformations: Vec<(String, &'static str)>,
+    /// Each is the configuring file and the `configuredBy` id's lines.
+    pub transformations: Vec<(String, String)>,
     /// Deprecated `vars` bound to this object where they were declared
     /// (kustomize binds each var to the one object its `objref` names in
     /// the declaring kustomization, before upper layers rename anything).
