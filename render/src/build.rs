@@ -1204,9 +1204,16 @@ impl Builder<'_> {
                 Ok(())
             }
             "ImageTagTransformer" => {
-                let image: Image =
-                    serde_json::from_value(cfg.get("imageTag").cloned().unwrap_or(Value::Null))
-                        .map_err(|e| terr(format!("invalid imageTag: {e}")))?;
+                // Plugin configurations are read leniently (unknown fields
+                // ignored), as kustomize reads them.
+                let mut tag = cfg.get("imageTag").cloned().unwrap_or(Value::Null);
+                if let Value::Object(m) = &mut tag {
+                    m.retain(|k, _| {
+                        ["name", "newName", "tagSuffix", "newTag", "digest"].contains(&k.as_str())
+                    });
+                }
+                let image: Image = serde_json::from_value(tag)
+                    .map_err(|e| terr(format!("invalid imageTag: {e}")))?;
                 transform::images::apply(&mut acc.res, &[image], &specs()?).map_err(terr)
             }
             "ReplicaCountTransformer" => {
@@ -1226,8 +1233,187 @@ impl Builder<'_> {
                 .map_err(|e| terr(format!("invalid replacements: {e}")))?;
                 run_replacements(acc, &list).map_err(terr)
             }
+            "HashTransformer" => {
+                // kustomize's hash transformer suffixes the generated objects
+                // now (and, like kustomize, leaves them marked, so the top
+                // suffixes them again).
+                for r in acc.res.iter_mut().filter(|r| r.needs_hash) {
+                    r.store_previous_id();
+                    generator::add_hash_suffix(&mut r.obj);
+                }
+                Ok(())
+            }
+            "ValueAddTransformer" => self.value_add(l, acc, src, cfg).map_err(terr),
             other => Err(unsupported_plugin(src, "transformers", other)),
         }
+    }
+}
+
+impl Builder<'_> {
+    /// kustomize's alpha ValueAddTransformer: writes `value` (by default the
+    /// kustomization directory's base name) at each target's `fieldPath`
+    /// (slash-separated, `\/` escapes a slash; created when missing), or
+    /// inserts it as a path segment at `filePathPosition` of the text there;
+    /// `metadata/namespace` runs the namespace transformer instead.
+    fn value_add(&self, l: &Loaded, acc: &mut Acc, src: &str, cfg: &Value) -> Result<(), String> {
+        let mut value = str_at(cfg, &["value"]).trim().to_string();
+        if value.is_empty() {
+            value = l.dir.rsplit('/').next().unwrap_or("").to_string();
+        }
+        let mut targets: Vec<Value> = cfg
+            .get("targets")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let file = str_at(cfg, &["targetFilePath"]);
+        if !file.is_empty() {
+            let (p, text) = self.read_local(l, file).map_err(|e| e.to_string())?;
+            let doc = crate::yaml::parse::parse_one(&p, &text).map_err(|e| e.to_string())?;
+            targets.extend(
+                doc.get("targets")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+        if targets.is_empty() {
+            return Err(format!("must specify at least one target ({src})"));
+        }
+        for t in &targets {
+            let path = str_at(t, &["fieldPath"]);
+            if path.is_empty() {
+                return Err("fieldPath cannot be empty".into());
+            }
+            let position = t
+                .get("filePathPosition")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if position < 0 {
+                return Err(format!(
+                    "value of FilePathPosition ({position}) cannot be negative"
+                ));
+            }
+            let hits: Vec<usize> = match t.get("selector") {
+                Some(sel) if !sel.is_null() => {
+                    let sel: Selector =
+                        serde_json::from_value(sel.clone()).map_err(|e| e.to_string())?;
+                    let target = Target::new(&sel)?;
+                    (0..acc.res.len())
+                        .filter(|&i| target.selects(&acc.res[i]))
+                        .collect()
+                }
+                _ => (0..acc.res.len()).collect(),
+            };
+            if path == "metadata/namespace" {
+                let mut chosen: Vec<Res> = hits.iter().map(|&i| acc.res[i].clone()).collect();
+                let specs = acc.config.namespace.clone();
+                transform::namespace::apply(
+                    &mut chosen,
+                    &value,
+                    &specs,
+                    transform::namespace::SubjectMode::DefaultOnly,
+                    false,
+                )?;
+                for (&i, r) in hits.iter().zip(chosen) {
+                    acc.res[i] = r;
+                }
+                continue;
+            }
+            let fields = value_add_fields(path);
+            for i in hits {
+                value_add_one(&mut acc.res[i].obj, &fields, &value, position as usize)?;
+            }
+        }
+        acc.changed();
+        Ok(())
+    }
+}
+
+/// Splits a ValueAddTransformer field path at `/`, `\/` kept as a slash.
+fn value_add_fields(path: &str) -> Vec<String> {
+    let mut fields: Vec<String> = Vec::new();
+    for part in path.split('/') {
+        match fields.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push('/');
+                last.push_str(part);
+            }
+            _ => fields.push(part.to_string()),
+        }
+    }
+    fields
+}
+
+/// Sets (or, at `position` > 0, inserts as a path segment into) the
+/// scalar at `fields`, creating maps on the way.
+fn value_add_one(
+    obj: &mut Value,
+    fields: &[String],
+    value: &str,
+    position: usize,
+) -> Result<(), String> {
+    let mut cur = obj;
+    for f in fields {
+        if cur.is_null() {
+            *cur = Value::Object(Map::new());
+        }
+        let Value::Object(m) = cur else {
+            return Err(format!("cannot add a value under `{f}`: not a map"));
+        };
+        cur = m.entry(f.clone()).or_insert(Value::Null);
+    }
+    let old = match cur {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return Err(format!("field `{}` is not a scalar", fields.join("/"))),
+    };
+    let new = if position > 0 {
+        insert_path_part(&old, position - 1, value)
+    } else {
+        value.to_string()
+    };
+    *cur = Value::String(new);
+    Ok(())
+}
+
+/// kustomize's `filesys.InsertPathPart`: `part` inserted as segment `pos`
+/// of the slash-separated `path` (a leading slash stays and does not
+/// count as a segment; empty segments vanish, as `filepath.Join` drops
+/// them).
+fn insert_path_part(path: &str, pos: usize, part: &str) -> String {
+    if part.is_empty() {
+        return path.to_string();
+    }
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    parts.insert(pos.min(parts.len()), part);
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+#[cfg(test)]
+mod value_add_tests {
+    use super::*;
+
+    #[test]
+    fn path_parts_insert_as_kustomize_does() {
+        assert_eq!(insert_path_part("", 0, "P"), "P");
+        assert_eq!(insert_path_part("/", 3, "P"), "/P");
+        assert_eq!(insert_path_part("pie", 0, "P"), "P/pie");
+        assert_eq!(insert_path_part("/pie", 0, "P"), "/P/pie");
+        assert_eq!(insert_path_part("raw", 1, "P"), "raw/P");
+        assert_eq!(insert_path_part("/a/b/c", 1, "P"), "/a/P/b/c");
+        assert_eq!(
+            value_add_fields(r"metadata/annotations/a\/b"),
+            ["metadata", "annotations", "a/b"]
+        );
     }
 }
 
