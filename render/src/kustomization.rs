@@ -1,5 +1,8 @@
-//! The kustomization file model: every field kustomize v5 accepts, read
-//! strictly (an unknown field is an error naming the file and the field),
+//! The kustomization file model: every field kustomize v5.5 accepts, read
+//! as kustomize reads it: field names matched as Go's `encoding/json`
+//! matches them (ignoring case), a repeated key's last value winning,
+//! string fields holding only strings, and an unknown field an error
+//! naming the file and the field;
 //! the deprecated fields folded into their successors with the warnings
 //! kustomize prints, and the fields rudder refuses (Helm, remote bases,
 //! exec/container plugins) reported by name.

@@ -8,8 +8,12 @@
 //! data model that cannot tell `2024-05-06` from `"2024-05-06"`. Two
 //! readings differ in one point: resources and strategic merge patches
 //! ([`parse_objects`]) are read as kyaml reads them, where a plain timestamp
-//! becomes Go's RFC 3339 text on output; kustomization files and other
-//! configuration ([`parse_documents`]) keep the text.
+//! becomes Go's RFC 3339 text on output, and the values of a document's
+//! own `metadata.annotations` keep their text whatever they would resolve
+//! to (kustomize reads annotations as strings); kustomization files and
+//! other configuration ([`parse_documents`]) keep the text. Kustomization
+//! files themselves ([`parse_kustomization`]) are read as go-yaml v2 reads
+//! them: YAML 1.1 booleans, and a repeated key's last value wins.
 //!
 //! Budgets keep hostile input bounded: at most [`MAX_DOCUMENTS`] documents
 //! and [`MAX_NODES`] nodes (aliases count every node they copy, so an alias
