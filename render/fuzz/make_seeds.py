@@ -157,6 +157,18 @@ HAND_KUST = [
     "resources: [resources.yaml]\npatchesStrategicMerge: [patch.yaml]\npatchesJson6902:\n- target: {group: apps, version: v1, kind: Deployment, name: web}\n  path: ops.yaml\n",
 ]
 
+# patch_options corners: whole-object replacement by a scalar or a list,
+# metadata made a scalar, name and kind changes, deletion of the object.
+HAND_PATCH_OPTIONS = [
+    (9, '- op: replace\n  path: ""\n  value: 5\n'),
+    (13, '- op: replace\n  path: ""\n  value: [1]\n'),
+    (28, "- op: replace\n  path: /metadata\n  value: x\n"),
+    (31, "- op: replace\n  path: /kind\n  value: Secret\n- op: replace\n  path: /metadata/name\n  value: other\n"),
+    (3, "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: renamed\n"),
+    (8, "$patch: delete\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n"),
+    (27, "apiVersion: v1\nkind: ConfigMap\nmetadata: scalar\n"),
+]
+
 
 def main():
     yaml_files = []
@@ -174,6 +186,10 @@ def main():
         resources = resources_of(d, kust)
         for target, patch, is_6902 in patch_pairs(d, kust, resources):
             put("json6902" if is_6902 else "strategic_merge", dump(target) + "---\n" + patch)
+            # patch_options: one control byte (options, target, generator,
+            # inline copy), then the patch text.
+            for control in (0, 1, 3, 7, 15, 31, 63):
+                put("patch_options", chr(control) + patch)
     # A sample of the case files (every 4th), not all of them: small corpora.
     for text in yaml_files[::4]:
         put("yaml_parse", text)
@@ -185,6 +201,8 @@ def main():
         put("json6902", t)
     for t in HAND_KUST:
         put("render_kustomization", t)
+    for control, t in HAND_PATCH_OPTIONS:
+        put("patch_options", chr(control) + t)
     for target in sorted(os.listdir(CORPUS)):
         print(f"{target}: {len(os.listdir(os.path.join(CORPUS, target)))} files")
 

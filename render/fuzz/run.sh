@@ -15,7 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 SECONDS_EACH=${1:-60}
 shift || true
-ALL_TARGETS=(yaml_parse strategic_merge json6902 render_kustomization)
+ALL_TARGETS=(yaml_parse strategic_merge json6902 render_kustomization patch_options)
 TARGETS=("$@")
 if [ ${#TARGETS[@]} -eq 0 ]; then TARGETS=("${ALL_TARGETS[@]}"); fi
 

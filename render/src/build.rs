@@ -217,12 +217,19 @@ fn finish(
     let mut objects: Vec<Value> = acc
         .res
         .into_iter()
-        .map(|r| r.obj)
+        .map(|mut r| {
+            transform::metadata::normalize_annotations(&mut r.obj);
+            r.obj
+        })
         .filter(|o| !transform::metadata::is_local_config(o))
         .collect();
     crate::order::sort(&mut objects, top.k.sort_options.as_ref())
         .map_err(|e| RenderError::kust(file, e))?;
-    crate::substitute::substitute_all(&mut objects, &options.vars)?;
+    // `${VAR}` substitution only when variables are given: without them
+    // the output is kubectl's, `${POD_NAMESPACE}` and all.
+    if !options.vars.is_empty() {
+        crate::substitute::substitute_all(&mut objects, &options.vars)?;
+    }
     Ok(Rendered { objects, warnings })
 }
 
@@ -234,15 +241,23 @@ fn apply_vars(acc: &mut Acc, file: &str) -> Result<(), RenderError> {
         vars.push(var);
     }
     // A var names its object by the name it had where the var was declared;
-    // point it at the object's current name.
+    // point it at the object's current name: the object the var was bound
+    // to there, else the first with that name now or before.
     for var in vars.iter_mut() {
         let wanted = var.objref.name.clone();
         let kind = var.objref.kind.clone();
-        if let Some(r) = acc.res.iter().find(|r| {
-            r.gvk().kind == kind
-                && (r.name() == wanted || r.prev_ids.iter().any(|id| id.name == wanted))
+        let bound = acc.res.iter().find(|r| r.var_names.contains(&var.name));
+        if let Some(r) = bound.or_else(|| {
+            acc.res.iter().find(|r| {
+                r.gvk().kind == kind
+                    && (r.name() == wanted || r.prev_ids.iter().any(|id| id.name == wanted))
+            })
         }) {
             var.objref.name = r.name().to_string();
+            let ns = str_at(&r.obj, &["metadata", "namespace"]);
+            if !ns.is_empty() {
+                var.objref.namespace = ns.to_string();
+            }
         }
     }
     let mut objects: Vec<Value> = acc
@@ -255,6 +270,66 @@ fn apply_vars(acc: &mut Acc, file: &str) -> Result<(), RenderError> {
         r.obj = o;
     }
     result.map_err(|e| RenderError::transform(file, e.to_string()))?;
+    Ok(())
+}
+
+/// kustomize's `MergeVars`: each var of a kustomization is bound to the one
+/// accumulated object its `objref` names by any id the object has had
+/// (group, version, kind and name; the namespace too when the objref names
+/// one or the kind is cluster-scoped). Two such objects are an error.
+fn bind_vars(acc: &mut Acc, vars: &[Value], file: &str) -> Result<(), RenderError> {
+    for v in vars {
+        let var = crate::vars::Var::from_value(v)
+            .map_err(|e| RenderError::kust(file, format!("invalid var: {e}")))?;
+        let o = &var.objref;
+        let (group, version) = if o.api_version.is_empty() {
+            (o.group.clone(), o.version.clone())
+        } else {
+            let (g, v) = crate::resid::split_api_version(&o.api_version);
+            (g.to_string(), v.to_string())
+        };
+        let want = ResId {
+            gvk: crate::resid::Gvk {
+                group,
+                version,
+                kind: o.kind.clone(),
+            },
+            name: o.name.clone(),
+            namespace: o.namespace.clone(),
+        };
+        let with_ns = !want.namespace.is_empty() || want.gvk.is_cluster_scoped();
+        let matches = |r: &Res| {
+            let cur = r.id();
+            let same = |kind: &str, name: &str, ns: &str| {
+                cur.gvk.group == want.gvk.group
+                    && cur.gvk.version == want.gvk.version
+                    && kind == want.gvk.kind
+                    && name == want.name
+                    && (!with_ns || ns == want.effective_namespace())
+            };
+            same(&cur.gvk.kind, &cur.name, cur.effective_namespace())
+                || r.prev_ids
+                    .iter()
+                    .any(|p| same(&p.gvk.kind, &p.name, p.effective_namespace()))
+        };
+        let hits: Vec<usize> = (0..acc.res.len())
+            .filter(|&i| matches(&acc.res[i]))
+            .collect();
+        match hits.as_slice() {
+            [] => {}
+            [i] => acc.res[*i].var_names.push(var.name.clone()),
+            _ => {
+                return Err(RenderError::kust(
+                    file,
+                    format!(
+                        "found {} resId matches for var `{}` (unable to disambiguate)",
+                        hits.len(),
+                        var.name
+                    ),
+                ));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -300,7 +375,7 @@ impl Builder<'_> {
             }
         };
         let text = to_text(&file, self.tree.read(&file).map_err(|e| err_io(&file, e))?)?;
-        let value = crate::yaml::parse::parse_one(&file, &text)?;
+        let value = crate::yaml::parse::parse_kustomization(&file, &text)?;
         let (k, warnings) = Kustomization::from_value(&file, value)?;
         self.warnings.extend(warnings);
         Ok(Loaded {
@@ -390,12 +465,24 @@ impl Builder<'_> {
             self.accumulate(&c, acc)?;
         }
         self.run_transformers(l, acc)?;
+        bind_vars(acc, &l.k.vars, &l.file)?;
         acc.vars.extend(l.k.vars.iter().cloned());
         Ok(())
     }
 
     /// Reads `l`'s `openapi` schema unless one is already in use.
     fn read_schema(&mut self, l: &Loaded) -> Result<(), RenderError> {
+        // The one schema compiled into kustomize v5.5 (the default).
+        if let Some(version) = l.k.openapi.get("version")
+            && version != "v1.21.2"
+        {
+            return Err(RenderError::kust(
+                &l.file,
+                format!(
+                    "openapi version `{version}`: the specified OpenAPI version is not built in (only v1.21.2 is)"
+                ),
+            ));
+        }
         if self.schema.is_some() {
             return Ok(());
         }
@@ -491,7 +578,13 @@ impl Builder<'_> {
                 let args: GeneratorArgs = serde_json::from_value(v.clone()).map_err(|e| {
                     RenderError::kust(&l.file, format!("invalid `{field}` entry: {e}"))
                 })?;
-                self.generate(l, acc, &args, global.as_ref(), is_secret)?;
+                let kind = if is_secret {
+                    "SecretGenerator"
+                } else {
+                    "ConfigMapGenerator"
+                };
+                let origin = transform::metadata::generator_origin(&l.configured_in(), kind);
+                self.generate(l, acc, &args, global.as_ref(), is_secret, origin)?;
             }
         }
         for entry in &l.k.generators {
@@ -500,6 +593,20 @@ impl Builder<'_> {
                 let is_secret = match kind.as_str() {
                     "ConfigMapGenerator" => false,
                     "SecretGenerator" => true,
+                    "IAMPolicyGenerator" => {
+                        let mut r = Res::new(iam_policy_service_account(&src, &cfg)?);
+                        if self.meta.origins {
+                            r.origin = Some(transform::metadata::plugin_origin(
+                                &plugin_configured_in(l, entry, &src),
+                                str_at(&cfg, &["apiVersion"]),
+                                &kind,
+                                str_at(&cfg, &["metadata", "name"]),
+                                str_at(&cfg, &["metadata", "namespace"]),
+                            ));
+                        }
+                        acc.append(r, &src)?;
+                        continue;
+                    }
                     _ => return Err(unsupported_plugin(&src, "generators", &kind)),
                 };
                 let mut m = cfg.as_object().cloned().unwrap_or_default();
@@ -511,9 +618,28 @@ impl Builder<'_> {
                         m.entry(key.to_string()).or_insert(v.clone());
                     }
                 }
+                // kustomize reads plugin configurations leniently: fields
+                // it does not know (`labels` at the top, say) are ignored.
+                let known: &[&str] = if is_secret {
+                    crate::generator::SECRET_GENERATOR_FIELDS
+                } else {
+                    &crate::generator::SECRET_GENERATOR_FIELDS[..8]
+                };
+                m.retain(|k, _| known.contains(&k.as_str()));
                 let args: GeneratorArgs = serde_json::from_value(Value::Object(m))
                     .map_err(|e| RenderError::kust(&src, format!("invalid {kind}: {e}")))?;
-                self.generate(l, acc, &args, None, is_secret)?;
+                // The origin names the file holding the configuration
+                // (the kustomization for an inline one) and the
+                // configuration's own id.
+                let configured_in = plugin_configured_in(l, entry, &src);
+                let origin = transform::metadata::plugin_origin(
+                    &configured_in,
+                    str_at(&cfg, &["apiVersion"]),
+                    &kind,
+                    str_at(&meta, &["name"]),
+                    str_at(&meta, &["namespace"]),
+                );
+                self.generate(l, acc, &args, None, is_secret, origin)?;
             }
         }
         Ok(())
@@ -526,6 +652,7 @@ impl Builder<'_> {
         args: &GeneratorArgs,
         global: Option<&GeneratorOptions>,
         is_secret: bool,
+        origin: String,
     ) -> Result<(), RenderError> {
         let load = generator::tree_loader(self.tree, &l.dir);
         let generated = if is_secret {
@@ -541,7 +668,12 @@ impl Builder<'_> {
             .iter()
             .position(|r| r.has_key(&id) || r.prev_ids.iter().any(|p| p.has_key(&id)));
         match (existing, generated.behavior) {
-            (Some(i), _) => {
+            (Some(i), behavior) => {
+                // A replaced object comes from the new generator; a merged
+                // one keeps where it came from.
+                if behavior == Behavior::Replace && self.meta.origins {
+                    acc.res[i].origin = Some(origin);
+                }
                 let combined =
                     generator::combine(&acc.res[i].obj, acc.res[i].needs_hash, generated)
                         .map_err(|e| RenderError::transform(&l.file, e.to_string()))?;
@@ -554,15 +686,7 @@ impl Builder<'_> {
                 let mut r = Res::new(generated.object);
                 r.needs_hash = generated.hash_suffix;
                 if self.meta.origins {
-                    let kind = if is_secret {
-                        "SecretGenerator"
-                    } else {
-                        "ConfigMapGenerator"
-                    };
-                    r.origin = Some(transform::metadata::generator_origin(
-                        &l.configured_in(),
-                        kind,
-                    ));
+                    r.origin = Some(origin);
                 }
                 acc.append(r, &l.file)
             }
@@ -638,6 +762,7 @@ impl Builder<'_> {
             }
         };
         acc.changed();
+        let mut smp_count = 0;
         for entry in &k.patches_strategic_merge {
             let (src, text) = if entry.contains('\n') || self.local_file_missing(l, entry) {
                 (file.to_string(), entry.clone())
@@ -645,8 +770,19 @@ impl Builder<'_> {
                 self.read_local(l, entry)?
             };
             for p in parse_objects(&src, &text)? {
+                smp_count += 1;
                 self.apply_patch_value(acc, &src, &p, None, &BTreeMap::new())?;
             }
+        }
+        // kustomize skips empty entries, but not a list of nothing but them.
+        if !k.patches_strategic_merge.is_empty() && smp_count == 0 {
+            return Err(RenderError::kust(
+                file,
+                format!(
+                    "patchesStrategicMerge: patch appears to be empty; files={:?}",
+                    k.patches_strategic_merge
+                ),
+            ));
         }
         if !k.patches_strategic_merge.is_empty() {
             note(acc, "PatchStrategicMergeTransformer");
@@ -668,8 +804,15 @@ impl Builder<'_> {
         }
         if !k.name_prefix.is_empty() || !k.name_suffix.is_empty() {
             let (p, s) = (&acc.config.name_prefix, &acc.config.name_suffix);
-            transform::name::prefix_suffix(&mut acc.res, &k.name_prefix, &k.name_suffix, p, s)
-                .map_err(terr)?;
+            transform::name::prefix_suffix(
+                &mut acc.res,
+                &k.name_prefix,
+                &k.name_suffix,
+                p,
+                s,
+                false,
+            )
+            .map_err(terr)?;
         }
         if !k.name_prefix.is_empty() {
             note(acc, "PrefixTransformer");
@@ -683,7 +826,6 @@ impl Builder<'_> {
                 &acc.config,
                 label.include_selectors,
                 label.include_templates,
-                label.include_volume_claim_templates,
                 extra,
             );
             transform::labels::apply(&mut acc.res, &label.pairs, &specs).map_err(terr)?;
@@ -742,6 +884,17 @@ impl Builder<'_> {
         for entry in &k.transformers {
             for (src, cfg) in self.plugin_configs(l, entry, "transformers")? {
                 self.run_plugin(l, acc, &src, &cfg)?;
+                if self.meta.transformations {
+                    let configured_in = plugin_configured_in(l, entry, &src);
+                    transform::metadata::add_plugin_transformation(
+                        &mut acc.res,
+                        &configured_in,
+                        str_at(&cfg, &["apiVersion"]),
+                        str_at(&cfg, &["kind"]),
+                        str_at(&cfg, &["metadata", "name"]),
+                        str_at(&cfg, &["metadata", "namespace"]),
+                    );
+                }
             }
         }
         // Only the top's buildMetadata counts, but a base's must still be
@@ -786,6 +939,15 @@ impl Builder<'_> {
         if docs.iter().any(Value::is_array) {
             docs = parse_documents(&src, &text)?;
         }
+        if docs.is_empty() {
+            return Err(RenderError::kust(
+                &l.file,
+                format!(
+                    "patch {} is empty (no strategic merge patch and no JSON 6902 operations)",
+                    if p.path.is_empty() { "text" } else { &p.path }
+                ),
+            ));
+        }
         for doc in docs {
             self.apply_patch_value(acc, &src, &doc, p.target.as_ref(), &p.options)?;
         }
@@ -821,10 +983,26 @@ impl Builder<'_> {
                 }
             }
         };
-        let t = Target::new(&selector).map_err(terr)?;
-        let hits: Vec<usize> = (0..acc.res.len())
-            .filter(|&i| t.selects(&acc.res[i]))
-            .collect();
+        let hits: Vec<usize> = if target.is_some() || is_json {
+            let t = Target::new(&selector).map_err(terr)?;
+            (0..acc.res.len())
+                .filter(|&i| t.selects(&acc.res[i]))
+                .collect()
+        } else {
+            // An untargeted strategic merge patch names its object by any
+            // id the object has had (a name from an intermediate layer
+            // too), and must name exactly one.
+            let id = ResId::of(patch);
+            let hits: Vec<usize> = (0..acc.res.len())
+                .filter(|&i| any_id_equals(&acc.res[i], &id))
+                .collect();
+            if hits.len() > 1 {
+                return Err(terr(format!(
+                    "multiple matches for Id {id}; failed to find unique target for patch {id}"
+                )));
+            }
+            hits
+        };
         if hits.is_empty() && target.is_none() {
             return Err(terr(format!(
                 "no resource matches strategic merge patch {}",
@@ -870,7 +1048,29 @@ impl Builder<'_> {
             };
             match new {
                 None => deleted.push(i),
+                Some(obj) if !obj.is_object() => {
+                    return Err(terr(format!(
+                        "patching {before} leaves `{}` instead of an object",
+                        brief(&obj)
+                    )));
+                }
+                Some(obj)
+                    if !obj.get("metadata").is_some_and(|m| {
+                        m.get("name")
+                            .and_then(Value::as_str)
+                            .is_some_and(|n| !n.is_empty())
+                    }) =>
+                {
+                    return Err(terr(format!(
+                        "patching {before} leaves no metadata.name (metadata: `{}`)",
+                        brief(obj.get("metadata").unwrap_or(&Value::Null))
+                    )));
+                }
                 Some(mut obj) => {
+                    // kustomize lets JSON 6902 operations change any part
+                    // of the id; a strategic merge patch only with the
+                    // options.
+                    let (allow_name, allow_kind) = (allow_name || is_json, allow_kind || is_json);
                     let after = ResId::of(&obj);
                     if after.name != before.name && !allow_name {
                         transform::metadata_mut(&mut obj)
@@ -880,9 +1080,13 @@ impl Builder<'_> {
                         obj["kind"] = Value::String(before.gvk.kind.clone());
                     }
                     // kustomize records the id whenever a change is
-                    // allowed, even when the patch kept it.
+                    // allowed, even when the patch kept it. The id is the
+                    // one before the patch (`r.obj` may have been moved
+                    // into the merge).
                     if allow_name || allow_kind || ResId::of(&obj) != before {
-                        r.store_previous_id();
+                        let mut id = before.clone();
+                        id.namespace = id.effective_namespace().to_string();
+                        r.prev_ids.push(id);
                     }
                     r.obj = obj;
                 }
@@ -943,6 +1147,7 @@ impl Builder<'_> {
                     &string("suffix"),
                     &fs,
                     &fs,
+                    kind == "PrefixSuffixTransformer",
                 )
                 .map_err(terr)
             }
@@ -999,9 +1204,16 @@ impl Builder<'_> {
                 Ok(())
             }
             "ImageTagTransformer" => {
-                let image: Image =
-                    serde_json::from_value(cfg.get("imageTag").cloned().unwrap_or(Value::Null))
-                        .map_err(|e| terr(format!("invalid imageTag: {e}")))?;
+                // Plugin configurations are read leniently (unknown fields
+                // ignored), as kustomize reads them.
+                let mut tag = cfg.get("imageTag").cloned().unwrap_or(Value::Null);
+                if let Value::Object(m) = &mut tag {
+                    m.retain(|k, _| {
+                        ["name", "newName", "tagSuffix", "newTag", "digest"].contains(&k.as_str())
+                    });
+                }
+                let image: Image = serde_json::from_value(tag)
+                    .map_err(|e| terr(format!("invalid imageTag: {e}")))?;
                 transform::images::apply(&mut acc.res, &[image], &specs()?).map_err(terr)
             }
             "ReplicaCountTransformer" => {
@@ -1021,8 +1233,187 @@ impl Builder<'_> {
                 .map_err(|e| terr(format!("invalid replacements: {e}")))?;
                 run_replacements(acc, &list).map_err(terr)
             }
+            "HashTransformer" => {
+                // kustomize's hash transformer suffixes the generated objects
+                // now (and, like kustomize, leaves them marked, so the top
+                // suffixes them again).
+                for r in acc.res.iter_mut().filter(|r| r.needs_hash) {
+                    r.store_previous_id();
+                    generator::add_hash_suffix(&mut r.obj);
+                }
+                Ok(())
+            }
+            "ValueAddTransformer" => self.value_add(l, acc, src, cfg).map_err(terr),
             other => Err(unsupported_plugin(src, "transformers", other)),
         }
+    }
+}
+
+impl Builder<'_> {
+    /// kustomize's alpha ValueAddTransformer: writes `value` (by default the
+    /// kustomization directory's base name) at each target's `fieldPath`
+    /// (slash-separated, `\/` escapes a slash; created when missing), or
+    /// inserts it as a path segment at `filePathPosition` of the text there;
+    /// `metadata/namespace` runs the namespace transformer instead.
+    fn value_add(&self, l: &Loaded, acc: &mut Acc, src: &str, cfg: &Value) -> Result<(), String> {
+        let mut value = str_at(cfg, &["value"]).trim().to_string();
+        if value.is_empty() {
+            value = l.dir.rsplit('/').next().unwrap_or("").to_string();
+        }
+        let mut targets: Vec<Value> = cfg
+            .get("targets")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let file = str_at(cfg, &["targetFilePath"]);
+        if !file.is_empty() {
+            let (p, text) = self.read_local(l, file).map_err(|e| e.to_string())?;
+            let doc = crate::yaml::parse::parse_one(&p, &text).map_err(|e| e.to_string())?;
+            targets.extend(
+                doc.get("targets")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default(),
+            );
+        }
+        if targets.is_empty() {
+            return Err(format!("must specify at least one target ({src})"));
+        }
+        for t in &targets {
+            let path = str_at(t, &["fieldPath"]);
+            if path.is_empty() {
+                return Err("fieldPath cannot be empty".into());
+            }
+            let position = t
+                .get("filePathPosition")
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            if position < 0 {
+                return Err(format!(
+                    "value of FilePathPosition ({position}) cannot be negative"
+                ));
+            }
+            let hits: Vec<usize> = match t.get("selector") {
+                Some(sel) if !sel.is_null() => {
+                    let sel: Selector =
+                        serde_json::from_value(sel.clone()).map_err(|e| e.to_string())?;
+                    let target = Target::new(&sel)?;
+                    (0..acc.res.len())
+                        .filter(|&i| target.selects(&acc.res[i]))
+                        .collect()
+                }
+                _ => (0..acc.res.len()).collect(),
+            };
+            if path == "metadata/namespace" {
+                let mut chosen: Vec<Res> = hits.iter().map(|&i| acc.res[i].clone()).collect();
+                let specs = acc.config.namespace.clone();
+                transform::namespace::apply(
+                    &mut chosen,
+                    &value,
+                    &specs,
+                    transform::namespace::SubjectMode::DefaultOnly,
+                    false,
+                )?;
+                for (&i, r) in hits.iter().zip(chosen) {
+                    acc.res[i] = r;
+                }
+                continue;
+            }
+            let fields = value_add_fields(path);
+            for i in hits {
+                value_add_one(&mut acc.res[i].obj, &fields, &value, position as usize)?;
+            }
+        }
+        acc.changed();
+        Ok(())
+    }
+}
+
+/// Splits a ValueAddTransformer field path at `/`, `\/` kept as a slash.
+fn value_add_fields(path: &str) -> Vec<String> {
+    let mut fields: Vec<String> = Vec::new();
+    for part in path.split('/') {
+        match fields.last_mut() {
+            Some(last) if last.ends_with('\\') => {
+                last.pop();
+                last.push('/');
+                last.push_str(part);
+            }
+            _ => fields.push(part.to_string()),
+        }
+    }
+    fields
+}
+
+/// Sets (or, at `position` > 0, inserts as a path segment into) the
+/// scalar at `fields`, creating maps on the way.
+fn value_add_one(
+    obj: &mut Value,
+    fields: &[String],
+    value: &str,
+    position: usize,
+) -> Result<(), String> {
+    let mut cur = obj;
+    for f in fields {
+        if cur.is_null() {
+            *cur = Value::Object(Map::new());
+        }
+        let Value::Object(m) = cur else {
+            return Err(format!("cannot add a value under `{f}`: not a map"));
+        };
+        cur = m.entry(f.clone()).or_insert(Value::Null);
+    }
+    let old = match cur {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        _ => return Err(format!("field `{}` is not a scalar", fields.join("/"))),
+    };
+    let new = if position > 0 {
+        insert_path_part(&old, position - 1, value)
+    } else {
+        value.to_string()
+    };
+    *cur = Value::String(new);
+    Ok(())
+}
+
+/// kustomize's `filesys.InsertPathPart`: `part` inserted as segment `pos`
+/// of the slash-separated `path` (a leading slash stays and does not
+/// count as a segment; empty segments vanish, as `filepath.Join` drops
+/// them).
+fn insert_path_part(path: &str, pos: usize, part: &str) -> String {
+    if part.is_empty() {
+        return path.to_string();
+    }
+    let absolute = path.starts_with('/');
+    let mut parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    parts.insert(pos.min(parts.len()), part);
+    let joined = parts.join("/");
+    if absolute {
+        format!("/{joined}")
+    } else {
+        joined
+    }
+}
+
+#[cfg(test)]
+mod value_add_tests {
+    use super::*;
+
+    #[test]
+    fn path_parts_insert_as_kustomize_does() {
+        assert_eq!(insert_path_part("", 0, "P"), "P");
+        assert_eq!(insert_path_part("/", 3, "P"), "/P");
+        assert_eq!(insert_path_part("pie", 0, "P"), "P/pie");
+        assert_eq!(insert_path_part("/pie", 0, "P"), "/P/pie");
+        assert_eq!(insert_path_part("raw", 1, "P"), "raw/P");
+        assert_eq!(insert_path_part("/a/b/c", 1, "P"), "/a/P/b/c");
+        assert_eq!(
+            value_add_fields(r"metadata/annotations/a\/b"),
+            ["metadata", "annotations", "a/b"]
+        );
     }
 }
 
@@ -1106,6 +1497,76 @@ fn flatten(path: &str, doc: Value, out: &mut Vec<Value>) -> Result<(), RenderErr
     Ok(())
 }
 
+/// Where a plugin configuration was written, as origins name it: the
+/// kustomization for an inline one, else the file the entry names.
+fn plugin_configured_in(l: &Loaded, entry: &str, src: &str) -> String {
+    if entry.contains('\n') || src == l.file {
+        l.configured_in()
+    } else {
+        transform::metadata::origin_join(&l.origin, entry)
+    }
+}
+
+/// kustomize's built-in IAMPolicyGenerator: for `cloud: gke`, the
+/// Kubernetes ServiceAccount bound to a Google service account.
+fn iam_policy_service_account(src: &str, cfg: &Value) -> Result<Value, RenderError> {
+    let cloud = str_at(cfg, &["cloud"]);
+    if cloud != "gke" {
+        return Err(RenderError::kust(
+            src,
+            format!("IAMPolicyGenerator: cloud provider `{cloud}` not supported yet (only gke)"),
+        ));
+    }
+    let mut meta = Map::new();
+    meta.insert(
+        "annotations".into(),
+        serde_json::json!({"iam.gke.io/gcp-service-account": format!(
+            "{}@{}.iam.gserviceaccount.com",
+            str_at(cfg, &["serviceAccount", "name"]),
+            str_at(cfg, &["serviceAccount", "projectId"])
+        )}),
+    );
+    meta.insert(
+        "name".into(),
+        Value::String(str_at(cfg, &["kubernetesService", "name"]).to_string()),
+    );
+    let ns = str_at(cfg, &["kubernetesService", "namespace"]);
+    if !ns.is_empty() {
+        meta.insert("namespace".into(), Value::String(ns.to_string()));
+    }
+    Ok(serde_json::json!({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": meta}))
+}
+
+/// A value as short JSON text for an error message.
+fn brief(v: &Value) -> String {
+    let text = v.to_string();
+    if text.chars().count() <= 60 {
+        return text;
+    }
+    format!("{}...", text.chars().take(60).collect::<String>())
+}
+
+/// Whether `id` equals the current id of `r` or one it had before a rename
+/// (kustomize's `GetMatchingResourcesByAnyId` with `Equals`): same group,
+/// version, kind and name, same effective namespace. Previous ids keep
+/// only name, namespace and kind; their group and version are the
+/// current ones, as kustomize reads them back from its annotations.
+fn any_id_equals(r: &Res, id: &ResId) -> bool {
+    let ns = id.effective_namespace();
+    let cur = r.id();
+    if cur.gvk == id.gvk && cur.name == id.name && cur.effective_namespace() == ns {
+        return true;
+    }
+    let (group, version) = (&cur.gvk.group, &cur.gvk.version);
+    r.prev_ids.iter().any(|p| {
+        &id.gvk.group == group
+            && &id.gvk.version == version
+            && p.gvk.kind == id.gvk.kind
+            && p.name == id.name
+            && p.effective_namespace() == ns
+    })
+}
+
 /// Unused field specs placeholder to keep the type in scope for docs.
 #[allow(dead_code)]
 fn _assert_types(_: &FieldSpec) {}
@@ -1174,6 +1635,45 @@ mod tests {
             out.objects[1]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["name"],
             "p-cfg-6ct58987ht"
         );
+    }
+
+    /// The fuzz target `patch_options` in miniature: every option and
+    /// target combination over patches that break the object must give an
+    /// error or output, never a panic.
+    #[test]
+    fn patches_that_break_objects_are_errors_not_panics() {
+        let patches = [
+            "- op: replace\n  path: \"\"\n  value: 5\n",
+            "- op: replace\n  path: \"\"\n  value: [1]\n",
+            "- op: replace\n  path: /metadata\n  value: x\n",
+            "- op: remove\n  path: /metadata\n",
+            "- op: replace\n  path: /kind\n  value: Secret\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: scalar\n",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: null\n",
+        ];
+        for patch in patches {
+            for bits in 0..16u8 {
+                let mut k = String::from(
+                    "resources: [r.yaml]\nconfigMapGenerator:\n- name: g\n  literals: [a=b]\npatches:\n- path: p.yaml\n",
+                );
+                if bits & 4 != 0 {
+                    k.push_str("  target:\n    kind: ConfigMap\n");
+                }
+                k.push_str(&format!(
+                    "  options:\n    allowNameChange: {}\n    allowKindChange: {}\n",
+                    bits & 1 != 0,
+                    bits & 2 != 0
+                ));
+                if bits & 8 != 0 {
+                    k.push_str("namePrefix: x-\n");
+                }
+                let t = MemTree::new()
+                    .with_file("k/kustomization.yaml", &k)
+                    .with_file("k/r.yaml", CM)
+                    .with_file("k/p.yaml", patch);
+                let _ = run(&t, "k");
+            }
+        }
     }
 
     #[test]

@@ -13,6 +13,39 @@ use serde_json::{Map, Value};
 use crate::error::RenderError;
 use crate::resid::Gvk;
 
+/// kustomize's rank of a kind when it sorts field specs
+/// (`Gvk.IsLessThan`): the legacy output order's first kinds, then every
+/// other kind, then the last ones.
+fn kind_rank(kind: &str) -> i32 {
+    use crate::order::{ORDER_FIRST, ORDER_LAST};
+    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
+        return i as i32 - ORDER_FIRST.len() as i32;
+    }
+    ORDER_LAST
+        .iter()
+        .position(|k| *k == kind)
+        .map_or(0, |i| i as i32 + 1)
+}
+
+/// Brings a merged field-spec list to what kustomize ends up with: sorted
+/// by gvk, and a spec dropped when an earlier one with the same path is
+/// selected by its gvk (kustomize merges every configuration into its
+/// accumulator that way). So a `metadata/name` spec for one kind in
+/// `configurations` replaces the default one for every kind.
+fn normalize(list: &mut Vec<FieldSpec>) {
+    list.sort_by_cached_key(|fs| (kind_rank(&fs.gvk.kind), crate::order::gvk_text(&fs.gvk)));
+    let mut kept: Vec<FieldSpec> = Vec::with_capacity(list.len());
+    for fs in list.drain(..) {
+        if !kept
+            .iter()
+            .any(|e| e.path == fs.path && e.gvk.is_selected_by(&fs.gvk))
+        {
+            kept.push(fs);
+        }
+    }
+    *list = kept;
+}
+
 /// One field path, limited to objects of a group/version/kind.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct FieldSpec {
@@ -487,11 +520,15 @@ impl TransformerConfig {
                 return;
             }
             let mut seen: HashSet<FieldSpec> = into.iter().cloned().collect();
+            let before = into.len();
             for fs in from {
                 if !seen.contains(&fs) {
                     seen.insert(fs.clone());
                     into.push(fs);
                 }
+            }
+            if into.len() != before {
+                normalize(into);
             }
         }
         if other == *self {
@@ -768,6 +805,38 @@ fn walk(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn kind_specific_name_spec_replaces_the_general_one() {
+        let general = spec("", "metadata/name", false);
+        let foo = spec("Foo", "metadata/name", false);
+        let other = spec("Foo", "spec/x", false);
+        let mut list = vec![general.clone(), foo.clone(), other.clone()];
+        normalize(&mut list);
+        assert_eq!(list, vec![foo, other]);
+        // kustomize's defaults lose nothing that way.
+        let d = TransformerConfig::defaults();
+        for list in [
+            &d.name_prefix,
+            &d.namespace,
+            &d.common_labels,
+            &d.template_labels,
+            &d.common_annotations,
+            &d.images,
+            &d.replicas,
+            &d.var_reference,
+        ] {
+            let mut n = list.clone();
+            normalize(&mut n);
+            assert_eq!(n.len(), list.len(), "{list:?}");
+        }
+        for b in &d.name_reference {
+            let mut n = b.referrers.clone();
+            normalize(&mut n);
+            let distinct: HashSet<&FieldSpec> = b.referrers.iter().collect();
+            assert_eq!(n.len(), distinct.len(), "{:?}", b.target);
+        }
+    }
 
     fn set_x(obj: &mut Value, path: &str, create: bool) {
         let fs = FieldSpec {

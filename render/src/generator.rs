@@ -83,6 +83,20 @@ impl GeneratorOptions {
     }
 }
 
+/// The fields of a SecretGenerator entry, in [`GeneratorArgs`] order; a
+/// ConfigMapGenerator has the first eight (all but `type`).
+pub const SECRET_GENERATOR_FIELDS: &[&str] = &[
+    "name",
+    "namespace",
+    "behavior",
+    "literals",
+    "files",
+    "envs",
+    "env",
+    "options",
+    "type",
+];
+
 /// One `configMapGenerator:` or `secretGenerator:` entry, with kustomize's
 /// field names.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -786,7 +800,9 @@ pub fn add_hash_suffix(obj: &mut Value) -> String {
         .and_then(Value::as_str)
         .unwrap_or("");
     let full = format!("{name}-{hash}");
-    obj["metadata"]["name"] = json!(full);
+    // Never index into a non-map: a patch may have broken `metadata`
+    // (the patch step refuses that, this stays total anyway).
+    crate::transform::metadata_mut(obj).insert("name".into(), json!(full));
     full
 }
 

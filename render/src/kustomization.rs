@@ -1,5 +1,8 @@
-//! The kustomization file model: every field kustomize v5 accepts, read
-//! strictly (an unknown field is an error naming the file and the field),
+//! The kustomization file model: every field kustomize v5.5 accepts, read
+//! as kustomize reads it: field names matched as Go's `encoding/json`
+//! matches them (ignoring case), a repeated key's last value winning,
+//! string fields holding only strings, and an unknown field an error
+//! naming the file and the field;
 //! the deprecated fields folded into their successors with the warnings
 //! kustomize prints, and the fields rudder refuses (Helm, remote bases,
 //! exec/container plugins) reported by name.
@@ -7,7 +10,7 @@
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::RenderError;
 
@@ -64,7 +67,6 @@ pub struct Label {
     pub pairs: BTreeMap<String, String>,
     pub include_selectors: bool,
     pub include_templates: bool,
-    pub include_volume_claim_templates: bool,
     pub fields: Vec<Value>,
 }
 
@@ -128,12 +130,12 @@ pub struct LegacySortOptions {
     pub order_last: Vec<String>,
 }
 
-/// A scalar read as text (`newTag: 1.2` is the string `1.2`).
+/// A string field's text; `null` is the empty string. kustomize decodes
+/// into Go strings, so a number or boolean (`newTag: 1.2`, a label
+/// `enabled: yes`) is an error there, and here.
 fn scalar_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
         Value::Null => Some(String::new()),
         _ => None,
     }
@@ -141,7 +143,9 @@ fn scalar_text(v: &Value) -> Option<String> {
 
 fn string_scalar<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let v = Value::deserialize(d)?;
-    scalar_text(&v).ok_or_else(|| serde::de::Error::custom("expected a string"))
+    scalar_text(&v).ok_or_else(|| {
+        serde::de::Error::custom(format!("expected a string, found `{v}`; quote it"))
+    })
 }
 
 fn string_map<'de, D: serde::Deserializer<'de>>(
@@ -153,7 +157,7 @@ fn string_map<'de, D: serde::Deserializer<'de>>(
         .map(|(k, v)| match scalar_text(&v) {
             Some(s) => Ok((k, s)),
             None => Err(serde::de::Error::custom(format!(
-                "value of `{k}` must be a string"
+                "value of `{k}` must be a string, found `{v}`; quote it"
             ))),
         })
         .collect()
@@ -176,14 +180,17 @@ impl Kustomization {
         if value.is_null() {
             value = Value::Object(Default::default());
         }
-        let Value::Object(map) = &mut value else {
+        if !value.is_object() {
             return Err(RenderError::kust(
                 file,
                 "a kustomization must be a YAML mapping",
             ));
-        };
-        // `field:` with nothing after it means "not set".
-        map.retain(|_, v| !v.is_null());
+        }
+        canonical_keys(&mut value, "");
+        if let Value::Object(map) = &mut value {
+            // `field:` with nothing after it means "not set".
+            map.retain(|_, v| !v.is_null());
+        }
         let mut k: Kustomization = serde_json::from_value(value)
             .map_err(|e| RenderError::kust(file, format!("invalid kustomization: {e}")))?;
         let warnings = k.deprecation_warnings();
@@ -288,6 +295,126 @@ impl Kustomization {
     }
 }
 
+/// The field names of the kustomization's structures, by where they sit
+/// (`patches[].target`: the target of each `patches` entry).
+fn fields_at(at: &str) -> &'static [&'static str] {
+    const SELECTOR: &[&str] = &[
+        "group",
+        "version",
+        "kind",
+        "name",
+        "namespace",
+        "labelSelector",
+        "annotationSelector",
+    ];
+    const PATCH: &[&str] = &["path", "patch", "target", "options"];
+    const GENERATOR: &[&str] = crate::generator::SECRET_GENERATOR_FIELDS;
+    const GENERATOR_OPTIONS: &[&str] = &[
+        "labels",
+        "annotations",
+        "disableNameSuffixHash",
+        "immutable",
+    ];
+    match at {
+        "" => &[
+            "apiVersion",
+            "kind",
+            "metadata",
+            "openapi",
+            "namePrefix",
+            "nameSuffix",
+            "namespace",
+            "commonLabels",
+            "labels",
+            "commonAnnotations",
+            "patchesStrategicMerge",
+            "patchesJson6902",
+            "patches",
+            "images",
+            "imageTags",
+            "replacements",
+            "replicas",
+            "vars",
+            "sortOptions",
+            "resources",
+            "components",
+            "crds",
+            "bases",
+            "configMapGenerator",
+            "secretGenerator",
+            "helmGlobals",
+            "helmCharts",
+            "helmChartInflationGenerator",
+            "generatorOptions",
+            "configurations",
+            "generators",
+            "transformers",
+            "validators",
+            "buildMetadata",
+        ],
+        "labels[]" => &["pairs", "includeSelectors", "includeTemplates", "fields"],
+        "patches[]" | "patchesJson6902[]" => PATCH,
+        "patches[].target" | "patchesJson6902[].target" => SELECTOR,
+        "images[]" | "imageTags[]" => &["name", "newName", "tagSuffix", "newTag", "digest"],
+        "replicas[]" => &["name", "count"],
+        "sortOptions" => &["order", "legacySortOptions"],
+        "sortOptions.legacySortOptions" => &["orderFirst", "orderLast"],
+        "configMapGenerator[]" | "secretGenerator[]" => GENERATOR,
+        "configMapGenerator[].options" | "secretGenerator[].options" | "generatorOptions" => {
+            GENERATOR_OPTIONS
+        }
+        _ => &[],
+    }
+}
+
+/// Renames the keys of a kustomization (and of its known structures) to
+/// their field names as Go's `encoding/json` matches them: exactly, else
+/// ignoring ASCII case. kustomize reads the file through a map, so keys
+/// arrive sorted by their bytes and a later one that names the same
+/// field wins (`namePrefix` then `nameprefix`: the second).
+fn canonical_keys(v: &mut Value, at: &str) {
+    let fields = fields_at(at);
+    let Value::Object(map) = v else { return };
+    if fields.is_empty() {
+        return;
+    }
+    if map.keys().any(|k| !fields.contains(&k.as_str())) {
+        let mut keys: Vec<String> = map.keys().cloned().collect();
+        keys.sort();
+        let mut renamed = Map::new();
+        for k in keys {
+            let value = map.remove(&k).unwrap_or(Value::Null);
+            let name = fields
+                .iter()
+                .find(|f| **f == k)
+                .or_else(|| fields.iter().find(|f| f.eq_ignore_ascii_case(&k)))
+                .map_or(k, |f| (*f).to_string());
+            renamed.insert(name, value);
+        }
+        *map = renamed;
+    }
+    for (k, child) in map.iter_mut() {
+        match child {
+            Value::Object(_) => canonical_keys(child, &join_at(at, k)),
+            Value::Array(items) => {
+                let item_at = format!("{}[]", join_at(at, k));
+                for item in items {
+                    canonical_keys(item, &item_at);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn join_at(at: &str, key: &str) -> String {
+    if at.is_empty() {
+        key.to_string()
+    } else {
+        format!("{at}.{key}")
+    }
+}
+
 /// True for a URL or a go-getter / git address rather than a local path.
 pub fn is_remote(entry: &str) -> bool {
     entry.contains("://")
@@ -345,12 +472,30 @@ mod tests {
     }
 
     #[test]
-    fn numeric_label_values_read_as_text() {
-        let (k, _) =
-            read(json!({"commonLabels": {"v": 2}, "images": [{"name": "a", "newTag": 1.5}]}))
-                .unwrap();
-        assert_eq!(k.common_labels["v"], "2");
-        assert_eq!(k.images[0].new_tag, "1.5");
+    fn numeric_label_values_and_tags_are_refused_as_in_kubectl() {
+        let err = read(json!({"commonLabels": {"v": 2}}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`v`"), "{err}");
+        let err = read(json!({"images": [{"name": "a", "newTag": 1.5}]}))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("1.5"), "{err}");
+    }
+
+    #[test]
+    fn field_names_match_ignoring_case_and_the_later_key_wins() {
+        let (k, _) = read(json!({
+            "nameprefix": "a-",
+            "namePrefix": "b-",
+            "NAMESUFFIX": "-z",
+            "patches": [{"PATH": "p.yaml", "Target": {"KIND": "Service"}}],
+        }))
+        .unwrap();
+        assert_eq!(k.name_prefix, "a-");
+        assert_eq!(k.name_suffix, "-z");
+        assert_eq!(k.patches[0].path, "p.yaml");
+        assert_eq!(k.patches[0].target.as_ref().unwrap().kind, "Service");
     }
 
     #[test]

@@ -42,7 +42,9 @@ pub const ORDER_LAST: [&str; 2] = [
     "ValidatingWebhookConfiguration",
 ];
 
-fn gvk_text(g: &Gvk) -> String {
+/// kustomize's `stableSortString` of a gvk: empty parts as `~G`, `~V`,
+/// `~K`, which sort after names.
+pub(crate) fn gvk_text(g: &Gvk) -> String {
     let or = |s: &str, d: &str| {
         if s.is_empty() {
             d.to_string()
@@ -58,78 +60,114 @@ fn gvk_text(g: &Gvk) -> String {
     )
 }
 
+/// What kustomize's legacy order compares objects by: the kind's rank,
+/// then the gvk, then `namespace|name` as one string.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LegacyKey {
+    rank: i64,
+    gvk: String,
+    /// v1-less `Namespace` objects compare their gvk the other way round.
+    namespace_kind: bool,
+    rest: String,
+}
+
+impl LegacyKey {
+    fn new(o: &Value, rank: &HashMap<String, i64>) -> LegacyKey {
+        let id = ResId::of(o);
+        // kustomize compares `namespace|name` as one string (after the
+        // same gvk), so `shop-a|x` sorts before `shop|x`: `-` < `|`.
+        let ns = if id.namespace.is_empty() {
+            "~X"
+        } else {
+            id.namespace.as_str()
+        };
+        let name = if id.name.is_empty() {
+            "~N"
+        } else {
+            id.name.as_str()
+        };
+        LegacyKey {
+            rank: rank.get(&id.gvk.kind).copied().unwrap_or(0),
+            gvk: gvk_text(&id.gvk),
+            namespace_kind: id.gvk.kind == "Namespace",
+            rest: format!("{ns}|{name}"),
+        }
+    }
+}
+
+impl Ord for LegacyKey {
+    fn cmp(&self, b: &LegacyKey) -> Ordering {
+        let a = self;
+        a.rank
+            .cmp(&b.rank)
+            .then_with(|| {
+                if a.gvk == b.gvk {
+                    return Ordering::Equal;
+                }
+                let no_group = a.gvk.starts_with("~G_") || b.gvk.starts_with("~G_");
+                if a.namespace_kind && b.namespace_kind && no_group {
+                    b.gvk.cmp(&a.gvk)
+                } else {
+                    a.gvk.cmp(&b.gvk)
+                }
+            })
+            .then_with(|| a.rest.cmp(&b.rest))
+    }
+}
+
+impl PartialOrd for LegacyKey {
+    fn partial_cmp(&self, other: &LegacyKey) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// kubectl's default (legacy) order of two objects, for anyone who must
+/// order objects as `kubectl kustomize` prints them (the reconciler's
+/// stages included).
+pub fn legacy_cmp(a: &Value, b: &Value) -> Ordering {
+    let rank = default_rank();
+    LegacyKey::new(a, &rank).cmp(&LegacyKey::new(b, &rank))
+}
+
+fn default_rank() -> HashMap<String, i64> {
+    rank_of(&ORDER_FIRST, &ORDER_LAST)
+}
+
+fn rank_of<S: AsRef<str>>(first: &[S], last: &[S]) -> HashMap<String, i64> {
+    let mut rank: HashMap<String, i64> = HashMap::new();
+    for (i, k) in first.iter().enumerate() {
+        rank.insert(k.as_ref().to_string(), i as i64 - first.len() as i64);
+    }
+    for (i, k) in last.iter().enumerate() {
+        rank.insert(k.as_ref().to_string(), i as i64 + 1);
+    }
+    rank
+}
+
 /// Sorts `objects` as the options (or kustomize's default, legacy) say.
 pub fn sort(objects: &mut Vec<Value>, options: Option<&SortOptions>) -> Result<(), String> {
-    let order = options.map_or("legacy", |o| {
-        if o.order.is_empty() {
-            "legacy"
-        } else {
-            o.order.as_str()
-        }
-    });
-    let (first, last): (Vec<String>, Vec<String>) = match (
-        order,
-        options.and_then(|o| o.legacy_sort_options.as_ref()),
-    ) {
+    // Without `sortOptions` the order is legacy; with it, `order` must be
+    // given (kustomize refuses `sortOptions: {legacySortOptions: ...}`).
+    let order = options.map_or("legacy", |o| o.order.as_str());
+    let rank = match (order, options.and_then(|o| o.legacy_sort_options.as_ref())) {
         ("fifo", None) => return Ok(()),
         ("fifo", Some(_)) => {
             return Err("sortOptions.legacySortOptions is set but the selected sort order is 'fifo', not 'legacy'".into());
         }
-        ("legacy", Some(l)) => (l.order_first.clone(), l.order_last.clone()),
-        ("legacy", None) => (
-            ORDER_FIRST.iter().map(|s| s.to_string()).collect(),
-            ORDER_LAST.iter().map(|s| s.to_string()).collect(),
-        ),
+        ("legacy", Some(l)) => rank_of(&l.order_first, &l.order_last),
+        ("legacy", None) => default_rank(),
         (other, _) => {
             return Err(format!(
                 "the field 'sortOptions.order' must be one of [fifo, legacy], not '{other}'"
             ));
         }
     };
-    let mut rank: HashMap<String, i64> = HashMap::new();
-    for (i, k) in first.iter().enumerate() {
-        rank.insert(k.clone(), i as i64 - first.len() as i64);
-    }
-    for (i, k) in last.iter().enumerate() {
-        rank.insert(k.clone(), i as i64 + 1);
-    }
-    let mut keyed: Vec<(i64, String, String, String, Value)> = objects
+    let mut keyed: Vec<(LegacyKey, Value)> = objects
         .drain(..)
-        .map(|o| {
-            let id = ResId::of(&o);
-            let r = rank.get(&id.gvk.kind).copied().unwrap_or(0);
-            let ns = if id.namespace.is_empty() {
-                "~X".to_string()
-            } else {
-                id.namespace.clone()
-            };
-            let name = if id.name.is_empty() {
-                "~N".to_string()
-            } else {
-                id.name.clone()
-            };
-            (r, gvk_text(&id.gvk), ns, name, o)
-        })
+        .map(|o| (LegacyKey::new(&o, &rank), o))
         .collect();
-    keyed.sort_by(|a, b| {
-        a.0.cmp(&b.0)
-            .then_with(|| {
-                if a.1 == b.1 {
-                    return Ordering::Equal;
-                }
-                let both_ns = a.4.get("kind") == Some(&Value::from("Namespace"))
-                    && b.4.get("kind") == Some(&Value::from("Namespace"));
-                let no_group = a.1.starts_with("~G_") || b.1.starts_with("~G_");
-                if both_ns && no_group {
-                    b.1.cmp(&a.1)
-                } else {
-                    a.1.cmp(&b.1)
-                }
-            })
-            .then_with(|| a.2.cmp(&b.2))
-            .then_with(|| a.3.cmp(&b.3))
-    });
-    objects.extend(keyed.into_iter().map(|k| k.4));
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    objects.extend(keyed.into_iter().map(|k| k.1));
     Ok(())
 }
 
@@ -140,6 +178,19 @@ mod tests {
 
     fn obj(kind: &str, name: &str) -> Value {
         json!({"apiVersion": "v1", "kind": kind, "metadata": {"name": name}})
+    }
+
+    #[test]
+    fn namespace_and_name_compare_as_one_string() {
+        let cm = |ns: &str| json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "namespace": ns}});
+        let mut v = vec![cm("shop"), cm("shop_b"), cm("shop-staging")];
+        sort(&mut v, None).unwrap();
+        let order: Vec<&str> = v
+            .iter()
+            .map(|o| o["metadata"]["namespace"].as_str().unwrap())
+            .collect();
+        assert_eq!(order, ["shop-staging", "shop_b", "shop"]);
+        assert_eq!(legacy_cmp(&cm("shop-a"), &cm("shop")), Ordering::Less);
     }
 
     #[test]

@@ -41,9 +41,9 @@ impl Gvk {
             && (selector.kind.is_empty() || selector.kind == self.kind)
     }
 
-    /// True for built-in kinds that live outside namespaces.
+    /// True for built-in types that live outside namespaces.
     pub fn is_cluster_scoped(&self) -> bool {
-        is_cluster_scoped_kind(&self.kind)
+        is_cluster_scoped_type(&self.group, &self.version, &self.kind)
     }
 
     /// `apiVersion` text for this gvk.
@@ -68,7 +68,45 @@ pub fn split_api_version(api_version: &str) -> (&str, &str) {
     api_version.rsplit_once('/').unwrap_or(("", api_version))
 }
 
-/// Built-in cluster-scoped kinds.
+/// Whether kustomize knows this exact type (group, version and kind, as
+/// in its precomputed table of the Kubernetes 1.21 schema) to be
+/// cluster-scoped. Anything else, a `Namespace` of another group or an
+/// object without `apiVersion` included, is namespaced.
+///
+/// ```
+/// use rudder_render::resid::is_cluster_scoped_type;
+/// assert!(is_cluster_scoped_type("", "v1", "Namespace"));
+/// assert!(!is_cluster_scoped_type("servicebus.azure.com", "v1", "Namespace"));
+/// ```
+pub fn is_cluster_scoped_type(group: &str, version: &str, kind: &str) -> bool {
+    let versions: &[&str] = match (group, kind) {
+        (
+            "",
+            "ComponentStatus" | "Namespace" | "Node" | "NodeProxyOptions" | "PersistentVolume",
+        ) => &["v1"],
+        (
+            "admissionregistration.k8s.io",
+            "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration",
+        )
+        | ("apiextensions.k8s.io", "CustomResourceDefinition")
+        | ("apiregistration.k8s.io", "APIService")
+        | ("certificates.k8s.io", "CertificateSigningRequest")
+        | ("networking.k8s.io", "IngressClass")
+        | ("node.k8s.io", "RuntimeClass")
+        | ("rbac.authorization.k8s.io", "ClusterRole" | "ClusterRoleBinding")
+        | ("scheduling.k8s.io", "PriorityClass")
+        | ("storage.k8s.io", "CSIDriver" | "CSINode" | "StorageClass" | "VolumeAttachment") => {
+            &["v1", "v1beta1"]
+        }
+        ("flowcontrol.apiserver.k8s.io", "FlowSchema" | "PriorityLevelConfiguration")
+        | ("policy", "PodSecurityPolicy") => &["v1beta1"],
+        _ => &[],
+    };
+    versions.contains(&version)
+}
+
+/// Built-in cluster-scoped kinds, by kind alone (for selectors that name
+/// no version).
 pub fn is_cluster_scoped_kind(kind: &str) -> bool {
     matches!(
         kind,

@@ -1,7 +1,9 @@
 //! Post-render variable substitution: `${NAME}` and `${NAME:=default}` in
 //! every string of every object, from the `--var` values. An undefined
 //! variable without a default is an error naming it and the object.
-//! `$${NAME}` is left as the literal text `${NAME}`.
+//! `$${NAME}` is left as the literal text `${NAME}`. It runs only when
+//! variables are given, and never inside an object annotated
+//! `rudder.io/substitute: disabled`.
 
 use std::collections::BTreeMap;
 
@@ -70,12 +72,24 @@ fn walk(v: &mut Value, vars: &BTreeMap<String, String>) -> Result<(), String> {
     Ok(())
 }
 
-/// Substitutes variables in every string value of `objects`.
+/// The annotation that turns substitution off for one object.
+pub const DISABLE_ANNOTATION: &str = "rudder.io/substitute";
+
+/// Whether `obj` is annotated `rudder.io/substitute: disabled`.
+fn disabled(obj: &Value) -> bool {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| a.get(DISABLE_ANNOTATION))
+        .and_then(Value::as_str)
+        == Some("disabled")
+}
+
+/// Substitutes variables in every string value of `objects`, except in
+/// objects annotated `rudder.io/substitute: disabled`.
 pub fn substitute_all(
     objects: &mut [Value],
     vars: &BTreeMap<String, String>,
 ) -> Result<(), RenderError> {
-    for obj in objects.iter_mut() {
+    for obj in objects.iter_mut().filter(|o| !disabled(o)) {
         if let Err(name) = walk(obj, vars) {
             return Err(RenderError::UndefinedVariable {
                 name,
@@ -100,6 +114,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("${REGION}"), "{err}");
+    }
+
+    #[test]
+    fn annotated_object_is_left_alone() {
+        let mut objs = vec![json!({"kind": "ConfigMap", "metadata": {"name": "c",
+            "annotations": {"rudder.io/substitute": "disabled"}}, "data": {"a": "${REGION}"}})];
+        substitute_all(&mut objs, &BTreeMap::new()).unwrap();
+        assert_eq!(objs[0]["data"]["a"], "${REGION}");
     }
 
     #[test]

@@ -495,6 +495,10 @@ impl Walker<'_> {
                 return Ok(Some(Value::Array(out)));
             }
         };
+        let keyless = |e: &Value| e.is_object() && e.get(&keys[0]).is_none_or(Value::is_null);
+        if keys.len() == 1 && origin.iter().chain(dest).any(keyless) {
+            return self.merge_with_keyless(dest, origin, &keys[0], path, depth);
+        }
         let key_values = |e: &Value| -> Vec<String> {
             keys.iter()
                 .map(|k| match e.get(k) {
@@ -602,6 +606,92 @@ impl Walker<'_> {
             }
         }
         Ok(Some(Value::Array(result)))
+    }
+}
+
+impl Walker<'_> {
+    /// kyaml's associative merge, step by step, for a one-key list where
+    /// some element lacks the key (an `env` entry without `name`). kyaml
+    /// then behaves oddly, and kubectl with it: the keyless entry removes
+    /// every element that has the key from the target, and a keyless
+    /// target element, when the result is assembled, drops everything
+    /// assembled before it. Ported literally, mutations included.
+    fn merge_with_keyless(
+        &self,
+        dest: &[Value],
+        origin: &[Value],
+        key: &str,
+        path: &mut Vec<String>,
+        depth: usize,
+    ) -> Result<Option<Value>, PatchError> {
+        let value_of = |e: &Value| match e.get(key) {
+            Some(v) if !v.is_null() => scalar_text(v),
+            _ => String::new(),
+        };
+        // Distinct key values, the patch's first ("" for keyless elements).
+        let mut values: Vec<String> = Vec::new();
+        for e in origin.iter().chain(dest) {
+            let v = value_of(e);
+            if !values.contains(&v) {
+                values.push(v);
+            }
+        }
+        // `MatchElementList`: the element whose key field is present and
+        // equal to the value (a keyless element is never found).
+        let find = |list: &[Value], v: &str| -> Option<usize> {
+            list.iter().position(|e| {
+                e.get(key)
+                    .is_some_and(|f| !f.is_null() && scalar_text(f) == v)
+            })
+        };
+        let mut dest: Vec<Value> = dest.to_vec();
+        let mut items: Vec<Value> = Vec::new();
+        for v in &values {
+            let d = find(&dest, v).map(|i| Cow::Owned(dest[i].clone()));
+            let o = find(origin, v).map(|i| &origin[i]);
+            let merged = self.walk(d, o, path, depth + 1)?;
+            match merged.filter(|m| !is_empty_map(m)) {
+                None => {
+                    // `ElementSetter` without an element: drop the matches;
+                    // for "" every element that has the key at all, and
+                    // empty elements too.
+                    dest.retain(|e| {
+                        !(e.is_null()
+                            || is_empty_map(e)
+                            || e.get(key)
+                                .is_some_and(|f| v.is_empty() || scalar_text(f) == *v))
+                    });
+                }
+                Some(mut m) => {
+                    if let Value::Object(map) = &mut m
+                        && !map.contains_key(key)
+                        && !v.is_empty()
+                    {
+                        map.insert(key.to_string(), Value::String(v.clone()));
+                    }
+                    match find(&items, v) {
+                        Some(i) => items[i] = m,
+                        None => items.push(m),
+                    }
+                }
+            }
+        }
+        // `appendListNode` with "prepend": the target's elements are set into
+        // the patch's by key; a keyless one is appended, then set with no
+        // key values, which keeps nothing but itself.
+        for e in dest {
+            if e.is_null() || is_empty_map(&e) {
+                continue;
+            }
+            match e.get(key).filter(|f| !f.is_null()).map(scalar_text) {
+                None => items = vec![e],
+                Some(v) => match find(&items, &v) {
+                    Some(i) => items[i] = e,
+                    None => items.push(e),
+                },
+            }
+        }
+        Ok(Some(Value::Array(items)))
     }
 }
 
@@ -895,6 +985,35 @@ mod tests {
         assert_eq!(
             spec["$setElementOrder/containers"],
             json!([{"name": "side"}, {"name": "app"}])
+        );
+    }
+
+    #[test]
+    fn keyless_env_entries_behave_as_in_kyaml() {
+        let env = |list: Value| {
+            deployment(json!({"template": {"spec": {"containers": [{"name": "a", "env": list}]}}}))
+        };
+        let got = |t: Value, p: Value| {
+            merge(&env(t), &env(p)).unwrap().unwrap()
+            ["spec"]["template"]["spec"]["containers"][0]["env"]
+            .clone()
+        };
+        // A keyless patch entry clears the keyed target entries.
+        assert_eq!(
+            got(json!([{"name": "Y"}]), json!([{"value": "n"}])),
+            json!([])
+        );
+        // A keyless target entry is all that is left.
+        assert_eq!(
+            got(json!([{"value": "o"}]), json!([{"name": "X"}])),
+            json!([{"value": "o"}])
+        );
+        assert_eq!(
+            got(
+                json!([{"name": "Y"}]),
+                json!([{"value": "n"}, {"name": "X"}])
+            ),
+            json!([{"name": "X"}])
         );
     }
 

@@ -13,7 +13,6 @@ pub fn label_entry_specs(
     config: &TransformerConfig,
     include_selectors: bool,
     include_templates: bool,
-    include_volume_claim_templates: bool,
     extra: Vec<FieldSpec>,
 ) -> Vec<FieldSpec> {
     let mut specs = extra;
@@ -28,18 +27,9 @@ pub fn label_entry_specs(
         add(&config.common_labels);
     } else {
         if include_templates {
+            // `includeVolumeClaimTemplates` came after kustomize v5.5,
+            // which refuses it as an unknown field.
             add(&config.template_labels);
-            if include_volume_claim_templates {
-                add(&[FieldSpec {
-                    gvk: crate::resid::Gvk {
-                        group: "apps".into(),
-                        version: String::new(),
-                        kind: "StatefulSet".into(),
-                    },
-                    path: "spec/volumeClaimTemplates[]/metadata/labels".into(),
-                    create: true,
-                }]);
-            }
         }
         add(&[FieldSpec {
             path: "metadata/labels".into(),
@@ -103,7 +93,7 @@ mod tests {
     fn plain_labels_entry_writes_metadata_only() {
         let c = TransformerConfig::defaults();
         let mut rs = vec![deployment()];
-        let specs = label_entry_specs(&c, false, false, false, vec![]);
+        let specs = label_entry_specs(&c, false, false, vec![]);
         apply(
             &mut rs,
             &[("team".to_string(), "a".to_string())].into(),
@@ -127,7 +117,7 @@ mod tests {
     fn include_templates_writes_pod_template_but_not_selector() {
         let c = TransformerConfig::defaults();
         let mut rs = vec![deployment()];
-        let specs = label_entry_specs(&c, false, true, false, vec![]);
+        let specs = label_entry_specs(&c, false, true, vec![]);
         apply(
             &mut rs,
             &[("team".to_string(), "a".to_string())].into(),

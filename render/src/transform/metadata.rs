@@ -31,6 +31,35 @@ pub fn is_local_config(obj: &Value) -> bool {
         == Some("true")
 }
 
+/// Makes `metadata.annotations` what kustomize writes back: a map of
+/// strings (kustomize rewrites every object's annotations when it strips
+/// its internal ones). Numbers and booleans become their text, nested
+/// maps, lists and nulls the empty string, and an empty or null map goes.
+pub fn normalize_annotations(obj: &mut Value) {
+    let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    match meta.get_mut("annotations") {
+        Some(Value::Null) => {
+            meta.remove("annotations");
+        }
+        Some(Value::Object(m)) if m.is_empty() => {
+            meta.remove("annotations");
+        }
+        Some(Value::Object(m)) => {
+            for v in m.values_mut() {
+                match v {
+                    Value::String(_) => {}
+                    Value::Number(n) => *v = Value::String(n.to_string()),
+                    Value::Bool(b) => *v = Value::String(b.to_string()),
+                    _ => *v = Value::String(String::new()),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Adds `app.kubernetes.io/managed-by` to every object.
 pub fn add_managed_by(resources: &mut [Res]) {
     for r in resources {
@@ -83,11 +112,51 @@ pub fn generator_origin(configured_in: &str, kind: &str) -> String {
     format!("configuredIn: {configured_in}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n")
 }
 
+/// The origin annotation of an object made by a generator configured in
+/// its own object (`generators:`): the configuration's id as written.
+pub fn plugin_origin(
+    configured_in: &str,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) -> String {
+    let mut out = format!("configuredIn: {configured_in}\nconfiguredBy:\n");
+    for (key, value) in [
+        ("apiVersion", api_version),
+        ("kind", kind),
+        ("name", name),
+        ("namespace", namespace),
+    ] {
+        if !value.is_empty() {
+            out.push_str(&format!("  {key}: {value}\n"));
+        }
+    }
+    out
+}
+
 /// Records that the built-in transformer `kind`, configured in
 /// `configured_in`, ran over every object of `resources`.
 pub fn add_transformation(resources: &mut [Res], configured_in: &str, kind: &'static str) {
+    add_plugin_transformation(resources, configured_in, "builtin", kind, "", "");
+}
+
+/// Records that a transformer configured by its own object (`transformers:`
+/// entry in `configured_in`, with that id) ran over every object.
+pub fn add_plugin_transformation(
+    resources: &mut [Res],
+    configured_in: &str,
+    api_version: &str,
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) {
+    let by = plugin_origin(configured_in, api_version, kind, name, namespace);
+    // Keep only the id's lines, indented under the list item.
+    let lines: String = by.lines().skip(2).map(|l| format!("  {l}\n")).collect();
     for r in resources {
-        r.transformations.push((configured_in.to_string(), kind));
+        r.transformations
+            .push((configured_in.to_string(), lines.clone()));
     }
 }
 
@@ -121,14 +190,13 @@ pub fn write_annotations(resources: &mut [Res], origins: bool, transformations: 
 
 /// The transformations annotation: a YAML list of origins, fields in
 /// kustomize's fixed order.
-fn transformations_text(list: &[(String, &'static str)]) -> String {
+fn transformations_text(list: &[(String, String)]) -> String {
     let mut text = String::new();
-    for (configured_in, kind) in list {
+    for (configured_in, by) in list {
         text.push_str("- configuredIn: ");
         text.push_str(configured_in);
-        text.push_str("\n  configuredBy:\n    apiVersion: builtin\n    kind: ");
-        text.push_str(kind);
-        text.push('\n');
+        text.push_str("\n  configuredBy:\n");
+        text.push_str(by);
     }
     text
 }
@@ -136,6 +204,19 @@ fn transformations_text(list: &[(String, &'static str)]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn annotations_become_strings_and_empty_maps_go() {
+        let mut o = serde_json::json!({"metadata": {"annotations": {"n": 1, "b": true, "l": [1], "s": "x"}}});
+        normalize_annotations(&mut o);
+        assert_eq!(
+            o["metadata"]["annotations"],
+            serde_json::json!({"n": "1", "b": "true", "l": "", "s": "x"})
+        );
+        let mut o = serde_json::json!({"metadata": {"name": "a", "annotations": {}}});
+        normalize_annotations(&mut o);
+        assert_eq!(o, serde_json::json!({"metadata": {"name": "a"}}));
+    }
     use serde_json::json;
 
     #[test]
@@ -182,8 +263,11 @@ mod tests {
     fn annotations_are_written_only_when_asked() {
         let mut r = Res::new(json!({"kind": "Service", "metadata": {"name": "s"}}));
         r.origin = Some(file_origin("base/svc.yaml"));
-        r.transformations
-            .push(("kustomization.yaml".into(), "NamespaceTransformer"));
+        add_transformation(
+            std::slice::from_mut(&mut r),
+            "kustomization.yaml",
+            "NamespaceTransformer",
+        );
         let mut rs = vec![r];
         write_annotations(&mut rs, true, false);
         let ann = rs[0].obj["metadata"]["annotations"].as_object().unwrap();

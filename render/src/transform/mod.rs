@@ -13,7 +13,7 @@ pub mod select;
 
 use serde_json::{Map, Value};
 
-use crate::resid::{Gvk, ResId, is_cluster_scoped_kind, split_api_version, str_at};
+use crate::resid::{Gvk, ResId, is_cluster_scoped_type, split_api_version, str_at};
 
 /// One object being rendered, with what kustomize tracks beside it in
 /// internal annotations: the ids it had before renames (for name
@@ -34,10 +34,16 @@ pub struct Res {
     /// origin annotations.
     pub origin: Option<String>,
     /// The built-in transformers that ran over the object, oldest first:
-    /// the kustomization file that configured each (relative to the top
-    /// directory) and its kind. Only recorded when the render asks for
+    /// the file that configured each (relative to the top directory) and
+    /// its id (kind, and name and namespace for one configured under
+    /// `transformers:`). Only recorded when the render asks for
     /// transformer annotations.
-    pub transformations: Vec<(String, &'static str)>,
+    /// Each is the configuring file and the `configuredBy` id's lines.
+    pub transformations: Vec<(String, String)>,
+    /// Deprecated `vars` bound to this object where they were declared
+    /// (kustomize binds each var to the one object its `objref` names in
+    /// the declaring kustomization, before upper layers rename anything).
+    pub var_names: Vec<String>,
 }
 
 impl Res {
@@ -51,6 +57,7 @@ impl Res {
             needs_hash: false,
             origin: None,
             transformations: Vec::new(),
+            var_names: Vec::new(),
         }
     }
 
@@ -67,7 +74,7 @@ impl Res {
         let kind = str_at(obj, &["kind"]);
         let (group, version) = split_api_version(str_at(obj, &["apiVersion"]));
         let namespace = str_at(obj, &["metadata", "namespace"]);
-        let effective = if is_cluster_scoped_kind(kind) {
+        let effective = if is_cluster_scoped_type(group, version, kind) {
             ""
         } else if namespace.is_empty() {
             "default"

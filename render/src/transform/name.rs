@@ -20,12 +20,19 @@ fn skips_renaming(id: &ResId) -> bool {
 
 /// Adds `prefix` and `suffix` to the fields `specs` name (usually
 /// `metadata/name`), recording the rename for name references.
+///
+/// `record_empty`: an empty prefix or suffix is still recorded (the legacy
+/// PrefixSuffixTransformer does; `namePrefix`, `nameSuffix` and the
+/// Prefix/SuffixTransformer kinds only run for the one they set), which
+/// matters when name references compare the prefixes of referrer and
+/// referral.
 pub fn prefix_suffix(
     resources: &mut [Res],
     prefix: &str,
     suffix: &str,
     prefix_specs: &[FieldSpec],
     suffix_specs: &[FieldSpec],
+    record_empty: bool,
 ) -> Result<(), String> {
     let (prefix_specs, suffix_specs) =
         (ParsedSpec::all(prefix_specs), ParsedSpec::all(suffix_specs));
@@ -38,6 +45,9 @@ pub fn prefix_suffix(
             (prefix, &prefix_specs, true),
             (suffix, &suffix_specs, false),
         ] {
+            if text.is_empty() && !record_empty {
+                continue;
+            }
             for p in specs {
                 let fs = p.spec;
                 if !org.gvk.is_selected_by(&fs.gvk) {
@@ -80,8 +90,13 @@ struct Candidate {
     suffixes: Vec<String>,
 }
 
+/// kustomize's `SameEndingSubSlice`: the shorter list ends the longer
+/// one, and an empty list only matches an empty one.
 fn same_ending(a: &[String], b: &[String]) -> bool {
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
+    if short.is_empty() {
+        return long.is_empty();
+    }
     long[long.len() - short.len()..] == *short
 }
 
@@ -99,6 +114,9 @@ struct Ctx<'a> {
     referrer: &'a Candidate,
     target: &'a Gvk,
     role_ref: Option<Gvk>,
+    /// Namespaces of the referrer's ServiceAccount subjects when it is a
+    /// RoleBinding: ServiceAccounts there are candidates too.
+    subject_namespaces: &'a [String],
 }
 
 impl Ctx<'_> {
@@ -128,11 +146,15 @@ impl Ctx<'_> {
                     .is_none_or(|g| self.all[i].prev.iter().any(|id| id.gvk.is_selected_by(g)))
             })
             .filter(|&i| {
+                // kustomize: a namespaced referrer sees cluster-scoped
+                // objects, those of its own namespace, and (a RoleBinding)
+                // the ServiceAccounts in its subjects' namespaces.
                 let c = &self.all[i].cur;
                 referrer_cluster
                     || c.gvk.is_cluster_scoped()
-                    || c.gvk.kind == "ServiceAccount"
                     || c.effective_namespace() == self.referrer.cur.effective_namespace()
+                    || (c.gvk.kind == "ServiceAccount"
+                        && self.subject_namespaces.contains(&c.namespace))
             })
             .collect();
         if cands.len() == 1 {
@@ -258,6 +280,32 @@ fn rewrite_references(
     backrefs: &[NameBackRef],
     all: &[Candidate],
 ) -> Result<(), String> {
+    // kustomize refuses a RoleBinding whose ServiceAccount subject has a
+    // namespace that is not a string, renamed objects or not.
+    let mut subject_namespaces: Vec<Vec<String>> = vec![Vec::new(); resources.len()];
+    for (i, r) in resources.iter().enumerate() {
+        if all[i].cur.gvk.kind != "RoleBinding" {
+            continue;
+        }
+        let subjects = r.obj.get("subjects").and_then(Value::as_array);
+        for s in subjects.into_iter().flatten() {
+            let (Some(ns), Some(kind)) = (s.get("namespace"), s.get("kind")) else {
+                continue;
+            };
+            if kind.as_str() != Some("ServiceAccount") {
+                continue;
+            }
+            match ns.as_str() {
+                Some(ns) => subject_namespaces[i].push(ns.to_string()),
+                None => {
+                    return Err(format!(
+                        "Invalid Input: namespace is blank for resource \"{}\"",
+                        all[i].cur
+                    ));
+                }
+            }
+        }
+    }
     let mut by_prev_name: HashMap<String, Vec<usize>> = HashMap::new();
     for (i, c) in all.iter().enumerate() {
         for id in &c.prev {
@@ -275,7 +323,12 @@ fn rewrite_references(
         .map(|b| ParsedSpec::all(&b.referrers))
         .collect();
     for (ri, r) in resources.iter_mut().enumerate() {
-        let gvk = r.gvk();
+        // Referrers are chosen by their original kind (a kind changed by a
+        // patch still refers as the kind it was).
+        let mut gvk = r.gvk();
+        if let Some(org) = all[ri].prev.first() {
+            gvk.kind = org.gvk.kind.clone();
+        }
         for (backref, specs) in backrefs.iter().zip(&parsed) {
             for p in specs.iter().filter(|p| gvk.is_selected_by(&p.spec.gvk)) {
                 let fs = p.spec;
@@ -296,6 +349,7 @@ fn rewrite_references(
                     referrer: &all[ri],
                     target: &backref.target,
                     role_ref,
+                    subject_namespaces: &subject_namespaces[ri],
                 };
                 p.visit(&mut r.obj, &mut |v| ctx.set(v)).map_err(|e| {
                     format!(
@@ -325,7 +379,7 @@ mod tests {
                 "spec": {"template": {"spec": {"volumes": [{"name": "v", "configMap": {"name": "cm"}}]}}}}),
             ),
         ];
-        prefix_suffix(&mut rs, "p-", "-s", &c.name_prefix, &c.name_suffix).unwrap();
+        prefix_suffix(&mut rs, "p-", "-s", &c.name_prefix, &c.name_suffix, false).unwrap();
         fix_references(&mut rs, &c.name_reference).unwrap();
         assert_eq!(rs[0].obj["metadata"]["name"], "p-cm-s");
         assert_eq!(
@@ -335,12 +389,21 @@ mod tests {
     }
 
     #[test]
+    fn empty_affix_list_only_ends_an_empty_one() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        assert!(same_ending(&s(&[]), &s(&[])));
+        assert!(!same_ending(&s(&[]), &s(&["-x"])));
+        assert!(same_ending(&s(&["b-"]), &s(&["a-", "b-"])));
+        assert!(!same_ending(&s(&["a-"]), &s(&["a-", "b-"])));
+    }
+
+    #[test]
     fn namespaces_are_not_prefixed() {
         let c = TransformerConfig::defaults();
         let mut rs = vec![Res::new(
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "ns"}}),
         )];
-        prefix_suffix(&mut rs, "p-", "", &c.name_prefix, &c.name_suffix).unwrap();
+        prefix_suffix(&mut rs, "p-", "", &c.name_prefix, &c.name_suffix, false).unwrap();
         assert_eq!(rs[0].obj["metadata"]["name"], "ns");
     }
 
@@ -354,7 +417,7 @@ mod tests {
                 "spec": {"volumes": [{"configMap": {"name": "other"}}]}}),
             ),
         ];
-        prefix_suffix(&mut rs, "p-", "", &c.name_prefix, &c.name_suffix).unwrap();
+        prefix_suffix(&mut rs, "p-", "", &c.name_prefix, &c.name_suffix, false).unwrap();
         fix_references(&mut rs, &c.name_reference).unwrap();
         assert_eq!(
             rs[1].obj["spec"]["volumes"][0]["configMap"]["name"],

@@ -8,8 +8,12 @@
 //! data model that cannot tell `2024-05-06` from `"2024-05-06"`. Two
 //! readings differ in one point: resources and strategic merge patches
 //! ([`parse_objects`]) are read as kyaml reads them, where a plain timestamp
-//! becomes Go's RFC 3339 text on output; kustomization files and other
-//! configuration ([`parse_documents`]) keep the text.
+//! becomes Go's RFC 3339 text on output, and the values of a document's
+//! own `metadata.annotations` keep their text whatever they would resolve
+//! to (kustomize reads annotations as strings); kustomization files and
+//! other configuration ([`parse_documents`]) keep the text. Kustomization
+//! files themselves ([`parse_kustomization`]) are read as go-yaml v2 reads
+//! them: YAML 1.1 booleans, and a repeated key's last value wins.
 //!
 //! Budgets keep hostile input bounded: at most [`MAX_DOCUMENTS`] documents
 //! and [`MAX_NODES`] nodes (aliases count every node they copy, so an alias
@@ -44,6 +48,22 @@ pub fn parse_documents(file: &str, text: &str) -> Result<Vec<Value>, RenderError
     Loader::new(file, Reading::Config).run(text)
 }
 
+/// Parses a kustomization file as kustomize does (go-yaml v2 into a map):
+/// one document, YAML 1.1 words (`yes`, `on`, `y` are booleans), and a
+/// key repeated in a map is no error: the last one wins.
+///
+/// ```
+/// let k = rudder_render::yaml::parse::parse_kustomization("k.yaml", "a: 1\na: 2\nb: yes\n").unwrap();
+/// assert_eq!(k["a"], 2);
+/// assert_eq!(k["b"], true);
+/// ```
+pub fn parse_kustomization(file: &str, text: &str) -> Result<Value, RenderError> {
+    let mut loader = Loader::new(file, Reading::Config);
+    loader.words = Words::Yaml11;
+    loader.last_key_wins = true;
+    only_document(file, loader.run(text)?)
+}
+
 /// Parses resource documents (and strategic merge patches) as kyaml reads
 /// them: like [`parse_documents`], except that a plain timestamp becomes
 /// the RFC 3339 text Go prints for it.
@@ -59,7 +79,10 @@ pub fn parse_objects(file: &str, text: &str) -> Result<Vec<Value>, RenderError> 
 
 /// Parses `text` as exactly one document (an empty text is `null`).
 pub fn parse_one(file: &str, text: &str) -> Result<Value, RenderError> {
-    let mut docs = parse_documents(file, text)?;
+    only_document(file, parse_documents(file, text)?)
+}
+
+fn only_document(file: &str, mut docs: Vec<Value>) -> Result<Value, RenderError> {
     match docs.len() {
         0 => Ok(Value::Null),
         1 => Ok(docs.remove(0)),
@@ -103,6 +126,10 @@ enum Key {
 struct Loader<'f> {
     file: &'f str,
     reading: Reading,
+    /// Which plain words are booleans.
+    words: Words,
+    /// A repeated map key replaces the earlier value instead of failing.
+    last_key_wins: bool,
     stack: Vec<Frame>,
     /// Anchored values of the current document with their node counts.
     anchors: HashMap<usize, (Value, usize)>,
@@ -116,6 +143,8 @@ impl<'f> Loader<'f> {
         Loader {
             file,
             reading,
+            words: Words::Yaml12,
+            last_key_wins: false,
             stack: Vec::new(),
             anchors: HashMap::new(),
             nodes: 0,
@@ -180,7 +209,13 @@ impl<'f> Loader<'f> {
                     self.set_key(key);
                     return self.count(1, line);
                 }
-                let value = self.scalar(&text, style, tag.as_deref());
+                let value = if self.reading == Reading::Objects && self.in_annotations() {
+                    // kustomize reads `metadata.annotations` as strings:
+                    // the scalar's text, whatever it would resolve to.
+                    Value::String(text.into_owned())
+                } else {
+                    self.scalar(&text, style, tag.as_deref())
+                };
                 self.count(1, line)?;
                 self.complete(value, anchor, 1, line)?;
             }
@@ -257,6 +292,16 @@ impl<'f> Loader<'f> {
         Ok(())
     }
 
+    /// Whether the node being read is a value in the document's own
+    /// `metadata.annotations` map.
+    fn in_annotations(&self) -> bool {
+        let key_is = |f: &Frame, name: &str| matches!(f, Frame::Map { key: Some(Key::Text(k, _)), .. } if k == name);
+        self.stack.len() == 3
+            && key_is(&self.stack[0], "metadata")
+            && key_is(&self.stack[1], "annotations")
+            && matches!(self.stack[2], Frame::Map { key: Some(_), .. })
+    }
+
     /// Whether the next node is a key of the innermost map.
     fn wants_key(&self) -> bool {
         matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
@@ -325,7 +370,7 @@ impl<'f> Loader<'f> {
                 *parent += nodes;
                 match key.take() {
                     Some(Key::Text(k, at)) => {
-                        if map.contains_key(&k) {
+                        if map.contains_key(&k) && !self.last_key_wins {
                             let message =
                                 format!("mapping key \"{k}\" already defined at line {at}");
                             return Err(self.error(line, message));
@@ -367,7 +412,7 @@ impl<'f> Loader<'f> {
         }
         let number =
             |n: Option<Number>| n.map_or_else(|| Value::String(text.to_string()), Value::Number);
-        match resolve_plain(text, Words::Yaml12) {
+        match resolve_plain(text, self.words) {
             Plain::Null => Value::Null,
             Plain::Bool(b) => Value::Bool(b),
             Plain::Int(i) if core == Some("float") => number(Number::from_f64(i as f64)),
