@@ -231,7 +231,8 @@ pub struct HistoryEntry {
     /// Synced, Failed, or Unchanged (a commit that touched no file the
     /// app's render read: recorded without rendering or applying).
     pub result: &'static str,
-    pub duration_seconds: f64,
+    /// Seconds.
+    pub duration: f64,
     pub at: String,
     pub created: usize,
     pub configured: usize,
@@ -463,7 +464,7 @@ mod tests {
             app.push_history(HistoryEntry {
                 revision: i.to_string(),
                 result: "Synced",
-                duration_seconds: 0.0,
+                duration: 0.0,
                 at: String::new(),
                 created: 0,
                 configured: 0,

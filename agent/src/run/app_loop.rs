@@ -164,7 +164,7 @@ impl AppWorker {
             a.push_history(HistoryEntry {
                 revision: snapshot.revision.clone(),
                 result: "Unchanged",
-                duration_seconds: 0.0,
+                duration: 0.0,
                 at,
                 created: 0,
                 configured: 0,
@@ -258,7 +258,7 @@ impl AppWorker {
             a.push_history(HistoryEntry {
                 revision: snapshot.revision.clone(),
                 result: "Failed",
-                duration_seconds: took.as_secs_f64(),
+                duration: took.as_secs_f64(),
                 at,
                 created: 0,
                 configured: 0,
@@ -330,7 +330,7 @@ impl AppWorker {
             a.push_history(HistoryEntry {
                 revision: snapshot.revision.clone(),
                 result: if synced { "Synced" } else { "Failed" },
-                duration_seconds: report.duration.as_secs_f64(),
+                duration: report.duration.as_secs_f64(),
                 at,
                 created: report.counts.created,
                 configured: report.counts.configured,
