@@ -147,65 +147,24 @@ pub fn apply_cmp(a: &ObjectRef, b: &ObjectRef) -> Ordering {
         .then_with(|| legacy_cmp(a, b))
 }
 
-/// kustomize's legacy sort (`SortOrderTransformer`, `legacyIDSorter.Less`):
-/// kinds ranked by `orderFirst`/`orderLast` (others in between), then
-/// `group_version_kind`, then `Gvk|namespace|name` as one string.
+/// kustomize's legacy sort (`SortOrderTransformer`, `legacyIDSorter.Less`),
+/// the renderer's own comparator, so apply order within a stage is exactly
+/// the order `kubectl kustomize` prints.
 pub fn legacy_cmp(a: &ObjectRef, b: &ObjectRef) -> Ordering {
-    let same_gvk = a.group == b.group && a.version == b.version && a.kind == b.kind;
-    if !same_gvk {
-        let (rank_a, rank_b) = (legacy_kind_rank(&a.kind), legacy_kind_rank(&b.kind));
-        if rank_a != rank_b {
-            return rank_a.cmp(&rank_b);
-        }
-        let (gvk_a, gvk_b) = (legacy_gvk_string(a), legacy_gvk_string(b));
-        // kustomize's quirk: Namespaces of different groups sort backwards.
-        if a.kind == "Namespace"
-            && b.kind == "Namespace"
-            && (a.group.is_empty() || b.group.is_empty())
-        {
-            return gvk_b.cmp(&gvk_a);
-        }
-        return gvk_a.cmp(&gvk_b);
+    legacy_cmp_ids(&legacy_id(a), &legacy_id(b))
+}
+
+fn legacy_id(r: &ObjectRef) -> LegacyId<'_> {
+    LegacyId {
+        group: &r.group,
+        version: &r.version,
+        kind: &r.kind,
+        namespace: r.namespace.as_deref().unwrap_or(""),
+        name: &r.name,
     }
-    legacy_id_string(a).cmp(&legacy_id_string(b))
 }
 
-// The renderer owns kustomize's kind order; apply order follows the same table.
-use rudder_render::order::{ORDER_FIRST as LEGACY_ORDER_FIRST, ORDER_LAST as LEGACY_ORDER_LAST};
-
-/// kustomize's `typeOrders`: orderFirst kinds negative, unknown kinds 0,
-/// orderLast kinds positive.
-fn legacy_kind_rank(kind: &str) -> i64 {
-    if let Some(i) = LEGACY_ORDER_FIRST.iter().position(|k| *k == kind) {
-        return i as i64 - LEGACY_ORDER_FIRST.len() as i64;
-    }
-    if let Some(i) = LEGACY_ORDER_LAST.iter().position(|k| *k == kind) {
-        return 1 + i as i64;
-    }
-    0
-}
-
-fn or_placeholder<'a>(value: &'a str, placeholder: &'a str) -> &'a str {
-    if value.is_empty() { placeholder } else { value }
-}
-
-fn legacy_gvk_string(r: &ObjectRef) -> String {
-    format!(
-        "{}_{}_{}",
-        or_placeholder(&r.group, "~G"),
-        or_placeholder(&r.version, "~V"),
-        or_placeholder(&r.kind, "~K")
-    )
-}
-
-fn legacy_id_string(r: &ObjectRef) -> String {
-    format!(
-        "{}|{}|{}",
-        legacy_gvk_string(r),
-        or_placeholder(r.namespace.as_deref().unwrap_or(""), "~X"),
-        or_placeholder(&r.name, "~N")
-    )
-}
+use rudder_render::order::{LegacyId, legacy_cmp_ids};
 
 /// Rank within stage 0 (CRD 0, Namespace 1, ClusterRole 2), `None` for
 /// objects outside it. Matching on group too, like Flux, so a custom kind
@@ -280,6 +239,19 @@ mod tests {
     }
     fn widget() -> ObjectRef {
         r("example.com/v1", "Widget", Some("shop"), "w")
+    }
+
+    #[test]
+    fn namespaces_that_prefix_each_other_order_as_kubectl_prints_them() {
+        // kubectl compares `namespace|name` as one string, so `-` (0x2d)
+        // before `|` (0x7c) puts shop-staging first (conformance case 019).
+        let mut items = vec![
+            r("v1", "ConfigMap", Some("shop"), "x"),
+            r("v1", "ConfigMap", Some("shop-staging"), "x"),
+        ];
+        items.sort_by(legacy_cmp);
+        let names: Vec<String> = items.iter().map(ToString::to_string).collect();
+        assert_eq!(names, ["ConfigMap/shop-staging/x", "ConfigMap/shop/x"]);
     }
 
     #[test]

@@ -74,25 +74,75 @@ struct LegacyKey {
 impl LegacyKey {
     fn new(o: &Value, rank: &HashMap<String, i64>) -> LegacyKey {
         let id = ResId::of(o);
+        LegacyKey::of(
+            &LegacyId {
+                group: &id.gvk.group,
+                version: &id.gvk.version,
+                kind: &id.gvk.kind,
+                namespace: &id.namespace,
+                name: &id.name,
+            },
+            rank.get(&id.gvk.kind).copied().unwrap_or(0),
+        )
+    }
+
+    fn of(id: &LegacyId, rank: i64) -> LegacyKey {
         // kustomize compares `namespace|name` as one string (after the
         // same gvk), so `shop-a|x` sorts before `shop|x`: `-` < `|`.
         let ns = if id.namespace.is_empty() {
             "~X"
         } else {
-            id.namespace.as_str()
+            id.namespace
         };
-        let name = if id.name.is_empty() {
-            "~N"
-        } else {
-            id.name.as_str()
+        let name = if id.name.is_empty() { "~N" } else { id.name };
+        let gvk = Gvk {
+            group: id.group.to_string(),
+            version: id.version.to_string(),
+            kind: id.kind.to_string(),
         };
         LegacyKey {
-            rank: rank.get(&id.gvk.kind).copied().unwrap_or(0),
-            gvk: gvk_text(&id.gvk),
-            namespace_kind: id.gvk.kind == "Namespace",
+            rank,
+            gvk: gvk_text(&gvk),
+            namespace_kind: id.kind == "Namespace",
             rest: format!("{ns}|{name}"),
         }
     }
+}
+
+/// What kustomize's legacy order reads of an object's id (empty strings
+/// for a core group, a cluster-scoped object, ...).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LegacyId<'a> {
+    pub group: &'a str,
+    pub version: &'a str,
+    pub kind: &'a str,
+    pub namespace: &'a str,
+    pub name: &'a str,
+}
+
+/// kubectl's default (legacy) order of two object ids: the one comparator
+/// the renderer's output and the reconciler's apply stages share.
+///
+/// ```
+/// use rudder_render::order::{LegacyId, legacy_cmp_ids};
+/// let id = |namespace| LegacyId { group: "", version: "v1", kind: "ConfigMap", namespace, name: "x" };
+/// // `shop-staging|x` < `shop|x`, as kubectl compares them.
+/// assert!(legacy_cmp_ids(&id("shop-staging"), &id("shop")).is_lt());
+/// ```
+pub fn legacy_cmp_ids(a: &LegacyId, b: &LegacyId) -> Ordering {
+    LegacyKey::of(a, default_kind_rank(a.kind)).cmp(&LegacyKey::of(b, default_kind_rank(b.kind)))
+}
+
+/// kustomize's `typeOrders`: [`ORDER_FIRST`] kinds negative, unknown kinds
+/// 0, [`ORDER_LAST`] kinds positive.
+fn default_kind_rank(kind: &str) -> i64 {
+    if let Some(i) = ORDER_FIRST.iter().position(|k| *k == kind) {
+        return i as i64 - ORDER_FIRST.len() as i64;
+    }
+    if let Some(i) = ORDER_LAST.iter().position(|k| *k == kind) {
+        return 1 + i as i64;
+    }
+    0
 }
 
 impl Ord for LegacyKey {
