@@ -245,7 +245,7 @@ mod tests {
     fn namespaces_that_prefix_each_other_order_as_kubectl_prints_them() {
         // kubectl compares `namespace|name` as one string, so `-` (0x2d)
         // before `|` (0x7c) puts shop-staging first (conformance case 019).
-        let mut items = vec![
+        let mut items = [
             r("v1", "ConfigMap", Some("shop"), "x"),
             r("v1", "ConfigMap", Some("shop-staging"), "x"),
         ];
