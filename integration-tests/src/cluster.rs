@@ -254,11 +254,13 @@ impl Cluster {
         self.etcd = Some(etcd);
         let addr: SocketAddr = ([127, 0, 0, 1], client_port).into();
         self.wait_for("etcd", "waiting for /health", move || async move {
-            tokio::task::spawn_blocking(move || crate::http::get(addr, "/health"))
-                .await
-                .ok()
-                .flatten()
-                .filter(|(status, body)| *status == 200 && body.contains("true"))
+            tokio::task::spawn_blocking(move || {
+                crate::agent::request(addr, "GET", "/health", &[], b"")
+            })
+            .await
+            .ok()
+            .flatten()
+            .filter(|(status, body)| *status == 200 && body.contains("true"))
         })
         .await?;
         Ok(())

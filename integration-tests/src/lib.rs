@@ -16,7 +16,6 @@ pub mod cluster;
 pub mod controlplane;
 pub mod fleet;
 pub mod git_server;
-mod http;
 mod pki;
 mod process;
 pub mod versions;

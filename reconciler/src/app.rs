@@ -84,35 +84,6 @@ pub struct AttemptError {
     pub message: String,
 }
 
-/// Counts of an attempt, serializable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
-pub struct OutcomeCounts {
-    pub created: usize,
-    pub configured: usize,
-    pub unchanged: usize,
-    pub pruned: usize,
-    pub failed: usize,
-}
-
-impl From<Counts> for OutcomeCounts {
-    fn from(c: Counts) -> Self {
-        OutcomeCounts {
-            created: c.created,
-            configured: c.configured,
-            unchanged: c.unchanged,
-            pruned: c.pruned,
-            failed: c.failed,
-        }
-    }
-}
-
-impl OutcomeCounts {
-    /// Something was written or deleted.
-    pub fn changed(&self) -> bool {
-        self.created + self.configured + self.pruned > 0
-    }
-}
-
 /// One attempt to sync a revision.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AppReport {
@@ -123,7 +94,7 @@ pub struct AppReport {
     #[serde(serialize_with = "duration_seconds")]
     pub duration: Duration,
     pub result: SyncResult,
-    pub counts: OutcomeCounts,
+    pub counts: Counts,
     pub objects: Vec<ObjectReport>,
     pub prune_refusal: Option<PruneRefusalReport>,
     /// Objects kept on purpose, and other sentences for a person.
@@ -176,7 +147,7 @@ impl AppReport {
             } else {
                 SyncResult::Failed
             },
-            counts: r.summary.counts().into(),
+            counts: r.summary.counts(),
             objects,
             prune_refusal: r.prune_refused.as_ref().map(PruneRefusalReport::from),
             notes: r.summary.notes.clone(),
@@ -197,7 +168,7 @@ impl AppReport {
             started_at_ms: unix_ms(started),
             duration: took,
             result: SyncResult::Failed,
-            counts: OutcomeCounts::default(),
+            counts: Counts::default(),
             objects: Vec::new(),
             prune_refusal: None,
             notes: Vec::new(),
@@ -231,12 +202,7 @@ impl std::fmt::Display for AppReport {
         if let Some(error) = &self.error {
             return writeln!(f, "error ({}): {}", error.class, error.message);
         }
-        let c = &self.counts;
-        writeln!(
-            f,
-            "created {}, configured {}, unchanged {}, pruned {}, failed {}",
-            c.created, c.configured, c.unchanged, c.pruned, c.failed
-        )?;
+        writeln!(f, "{}", self.counts)?;
         for o in &self.objects {
             match &o.error {
                 Some(error) => writeln!(f, "failed {}: {error}", o.object)?,

@@ -44,13 +44,31 @@ pub struct ObjectOutcome {
 }
 
 /// How many objects ended each way.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Counts {
     pub created: usize,
     pub configured: usize,
     pub unchanged: usize,
     pub pruned: usize,
     pub failed: usize,
+}
+
+impl Counts {
+    /// Something was written or deleted.
+    pub fn changed(&self) -> bool {
+        self.created + self.configured + self.pruned > 0
+    }
+}
+
+/// `created 1, configured 0, unchanged 998, pruned 1, failed 1`
+impl fmt::Display for Counts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "created {}, configured {}, unchanged {}, pruned {}, failed {}",
+            self.created, self.configured, self.unchanged, self.pruned, self.failed
+        )
+    }
 }
 
 /// The summary of one sync.
@@ -104,12 +122,7 @@ impl SyncSummary {
 /// ```
 impl fmt::Display for SyncSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let c = self.counts();
-        writeln!(
-            f,
-            "created {}, configured {}, unchanged {}, pruned {}, failed {}",
-            c.created, c.configured, c.unchanged, c.pruned, c.failed
-        )?;
+        writeln!(f, "{}", self.counts())?;
         for o in &self.objects {
             match &o.outcome {
                 Outcome::Unchanged => {}

@@ -66,11 +66,7 @@ impl EventSink {
     }
 
     pub fn sync_report(&self, report: &AppReport, code: Option<&str>) {
-        let c = &report.counts;
-        let counts = format!(
-            "created {}, configured {}, unchanged {}, pruned {}, failed {}",
-            c.created, c.configured, c.unchanged, c.pruned, c.failed
-        );
+        let counts = report.counts;
         match report.first_failure() {
             None => self.publish(
                 EventType::Normal,
