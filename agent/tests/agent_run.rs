@@ -4,10 +4,9 @@
 //! the agent issue is asserted through what a user sees: objects in the
 //! clusters, `/status`, and the apiservers' audit logs.
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use integration_tests::agent::{AgentProcess, Audit, hmac_sha256_hex};
+use integration_tests::agent::{AgentProcess, Audit, agent_args, hmac_sha256_hex};
 use integration_tests::git_server::{FleetRepo, GitDaemon, GitHttp};
 use integration_tests::{Cluster, ClusterOptions, Fleet, FleetOptions};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -55,37 +54,6 @@ fn write_region(repo: &FleetRepo, region: &str, generation: &str) {
             "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: region-settings, namespace: shop}}\ndata: {{region: {region}, generation: \"{generation}\"}}\n"
         ),
     );
-}
-
-fn agent_args(
-    url: &str,
-    cluster: &Cluster,
-    cache: &Path,
-    interval: &str,
-    extra: &[&str],
-) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "--repo",
-        url,
-        "--path",
-        "clusters/{region}",
-        "--region",
-        cluster.region(),
-        "--cluster",
-        cluster.name(),
-        "--prune",
-        "--interval",
-        interval,
-        "--kubeconfig",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    args.push(cluster.rudder_kubeconfig_path().display().to_string());
-    args.push("--cache-dir".into());
-    args.push(cache.display().to_string());
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
 }
 
 fn app(status: &Value) -> &Value {

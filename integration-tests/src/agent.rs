@@ -13,6 +13,44 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::Cluster;
+
+/// The arguments of a `rudder run` following `url` for `cluster`'s region
+/// (`clusters/{region}`, pruning, polling every `interval`), with its
+/// cache in `cache`, then `extra`.
+pub fn agent_args(
+    url: &str,
+    cluster: &Cluster,
+    cache: &Path,
+    interval: &str,
+    extra: &[&str],
+) -> Vec<String> {
+    let kubeconfig = cluster.rudder_kubeconfig_path().display().to_string();
+    let cache = cache.display().to_string();
+    let mut args: Vec<String> = [
+        "--repo",
+        url,
+        "--path",
+        "clusters/{region}",
+        "--region",
+        cluster.region(),
+        "--cluster",
+        cluster.name(),
+        "--prune",
+        "--interval",
+        interval,
+        "--kubeconfig",
+        &kubeconfig,
+        "--cache-dir",
+        &cache,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    args.extend(extra.iter().map(|s| s.to_string()));
+    args
+}
+
 /// A running `rudder run`.
 pub struct AgentProcess {
     pub name: String,

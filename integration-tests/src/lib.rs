@@ -14,6 +14,7 @@ pub mod agent;
 pub mod bench_set;
 pub mod cluster;
 pub mod controlplane;
+pub mod demo;
 pub mod fleet;
 pub mod git_server;
 mod pki;

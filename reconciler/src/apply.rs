@@ -211,7 +211,7 @@ pub async fn apply_object(
 
     let existed = live.is_some();
     let result = api
-        .patch(&reference.name, &params, &Patch::Apply(&desired.object))
+        .patch(&reference.name, &params, &Patch::Apply(&*desired.object))
         .await;
     let (applied, response) = match result {
         Ok(response) if !existed && created_by_this_apply(&response, manager) => {
@@ -224,7 +224,7 @@ pub async fn apply_object(
                 .await
                 .map_err(transport)?;
             let response = api
-                .patch(&reference.name, &params, &Patch::Apply(&desired.object))
+                .patch(&reference.name, &params, &Patch::Apply(&*desired.object))
                 .await
                 .map_err(|e| classify(e, &object_name, target.name()))?;
             (Applied::Recreated, response)
@@ -273,7 +273,7 @@ pub async fn dry_run_object(
         .patch(
             &reference.name,
             &params.dry_run(),
-            &Patch::Apply(&desired.object),
+            &Patch::Apply(&*desired.object),
         )
         .await
         .map_err(|e| classify(e, &object_name, target.name()))?;

@@ -16,10 +16,82 @@ use crate::object::{DesiredObject, ObjectKey, ObjectRef};
 use crate::plan::{LiveFacts, LiveMembership};
 use crate::target::{Target, TargetError};
 
-/// Live members of the set, by identity.
+/// Live members of the set, by identity, each kept as its JSON text and
+/// parsed when a sync or a drift check reads it. A parsed value takes
+/// several times the memory of its text (every JSON object is a B-tree whose
+/// nodes are sized for eleven keys, however few it has), and the drift
+/// watcher holds the whole set for as long as the agent runs.
 #[derive(Debug, Default, Clone)]
 pub struct LiveMembers {
-    pub objects: BTreeMap<ObjectKey, Value>,
+    objects: BTreeMap<ObjectKey, Box<str>>,
+}
+
+/// One live object as rudder keeps it: its identity and its JSON text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveObject {
+    pub key: ObjectKey,
+    text: Box<str>,
+}
+
+impl LiveObject {
+    /// `None` when `object` has no readable identity.
+    pub fn new(object: &Value) -> Option<LiveObject> {
+        Some(LiveObject {
+            key: ObjectRef::from_object(object).ok()?.key(),
+            text: compact(object),
+        })
+    }
+
+    /// An object read from the API (see [`typed_value`]).
+    pub fn read(object: impl serde::Serialize, reference: &ObjectRef) -> Option<LiveObject> {
+        LiveObject::new(&typed_value(object, reference))
+    }
+
+    /// The object, parsed.
+    pub fn value(&self) -> Value {
+        parse(&self.text)
+    }
+}
+
+impl LiveMembers {
+    /// Keeps `object`, replacing what was there under its key.
+    pub fn keep(&mut self, object: LiveObject) {
+        self.objects.insert(object.key, object.text);
+    }
+
+    /// The member `key`, parsed.
+    pub fn get(&self, key: &ObjectKey) -> Option<Value> {
+        self.objects.get(key).map(|text| parse(text))
+    }
+
+    pub fn contains(&self, key: &ObjectKey) -> bool {
+        self.objects.contains_key(key)
+    }
+
+    pub fn remove(&mut self, key: &ObjectKey) {
+        self.objects.remove(key);
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &ObjectKey> {
+        self.objects.keys()
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty()
+    }
+}
+
+fn compact(object: &Value) -> Box<str> {
+    object.to_string().into_boxed_str()
+}
+
+/// Text written by [`compact`] from a value always parses.
+fn parse(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or(Value::Null)
 }
 
 /// One reference per apiVersion and kind among `references`, in first-seen
@@ -55,19 +127,19 @@ pub async fn list_members(
                 .list(&ListParams::default().labels(&selector))
                 .await
                 .map_err(|source| target.read_failed(reference.group_kind(), source))?;
+            // Kept compact one item at a time, so a kind's list is never
+            // held twice over as parsed values.
             Ok(list
                 .items
                 .into_iter()
-                .map(|item| typed_value(item, reference))
+                .filter_map(|item| LiveObject::read(item, reference))
                 .collect::<Vec<_>>())
         }
     });
     let mut members = LiveMembers::default();
     for result in futures::future::join_all(lists).await {
         for object in result? {
-            if let Ok(reference) = ObjectRef::from_object(&object) {
-                members.objects.insert(reference.key(), object);
-            }
+            members.keep(object);
         }
     }
     Ok(members)
@@ -114,7 +186,7 @@ pub fn live_facts(
     let mut facts = LiveFacts::new();
     for entry in inventory.entries() {
         let key = entry.reference.key();
-        let membership = if members.objects.contains_key(&key) {
+        let membership = if members.contains(&key) {
             LiveMembership::Ours
         } else if let Some(part_of) = unlabelled.get(&key) {
             LiveMembership::Foreign {
@@ -127,14 +199,44 @@ pub fn live_facts(
     }
     for object in desired {
         let key = object.reference.key();
-        let (Some(live), Some(entry)) = (members.objects.get(&key), inventory.get(&key)) else {
+        let Some(recorded) = inventory.get(&key).and_then(|e| e.fingerprint.as_ref()) else {
             continue;
         };
-        if let Some(recorded) = &entry.fingerprint
-            && *recorded != fingerprint(&object.object, live)
+        if let Some(live) = members.get(&key)
+            && *recorded != fingerprint(&object.object, &live)
         {
             facts.mark_drifted(key);
         }
     }
     facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn members_kept_as_text_read_back_as_the_same_values() {
+        let web = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "web", "namespace": "shop", "resourceVersion": "7"},
+            "data": {"a": "1", "b": "x\"y"}});
+        let object = LiveObject::new(&web).unwrap();
+        let key = object.key.clone();
+        assert_eq!(object.value(), web);
+        let mut members = LiveMembers::default();
+        assert!(members.is_empty());
+        members.keep(object);
+        assert!(members.contains(&key));
+        assert_eq!(members.len(), 1);
+        assert_eq!(members.get(&key), Some(web.clone()));
+        let mut edited = web.clone();
+        edited["data"]["a"] = json!("2");
+        members.keep(LiveObject::new(&edited).unwrap());
+        assert_eq!(members.get(&key), Some(edited));
+        assert_eq!(members.keys().collect::<Vec<_>>(), vec![&key]);
+        members.remove(&key);
+        assert_eq!(members.get(&key), None);
+        assert!(!members.contains(&key));
+    }
 }

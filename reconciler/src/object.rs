@@ -6,6 +6,7 @@
 //! sync skip objects whose rendered content has not changed.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -232,8 +233,10 @@ pub struct DesiredObject {
     pub reference: ObjectRef,
     pub hash: ObjectHash,
     /// The object to apply, without the fields named in
-    /// `rudder.io/ignore-fields`.
-    pub object: Value,
+    /// `rudder.io/ignore-fields`. Shared: the plan, the apply stages and the
+    /// drift watcher each hold the same set, and a deep copy of a thousand
+    /// objects per sync would double the agent's peak memory.
+    pub object: Arc<Value>,
 }
 
 impl DesiredObject {
@@ -256,7 +259,7 @@ impl DesiredObject {
         Ok(Self {
             reference,
             hash,
-            object,
+            object: Arc::new(object),
         })
     }
 

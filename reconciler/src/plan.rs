@@ -926,9 +926,9 @@ mod tests {
 
     #[test]
     fn prune_disabled_as_last_applied_is_never_pruned() {
-        let mut kept = cm("keep", "1");
-        kept.object["metadata"]["annotations"] = json!({"rudder.io/prune": "disabled"});
-        let kept = DesiredObject::new(kept.object).unwrap();
+        let mut kept = (*cm("keep", "1").object).clone();
+        kept["metadata"]["annotations"] = json!({"rudder.io/prune": "disabled"});
+        let kept = DesiredObject::new(kept).unwrap();
         let inv = applied(&[cm("a", "1"), cm("b", "1"), kept]);
         let options = PlanOptions {
             allow_over_share: true,
@@ -959,7 +959,7 @@ mod tests {
     fn object_owned_by_another_set_is_never_pruned() {
         let inv = applied(&[cm("a", "1"), cm("b", "1")]);
         let mut live = LiveFacts::new();
-        let mut foreign = cm("b", "1").object;
+        let mut foreign = (*cm("b", "1").object).clone();
         foreign["metadata"]["labels"] = json!({applyset::PART_OF_LABEL: "applyset-other-v1"});
         live.observe_live(&ApplySetParent::new("apps", "rudder-system").id(), &foreign)
             .unwrap();
@@ -978,7 +978,7 @@ mod tests {
         let id = ApplySetParent::new("apps", "rudder-system").id();
         let inv = applied(&[cm("a", "1"), cm("b", "1")]);
         let mut live = LiveFacts::new();
-        let mut ours = cm("b", "1").object;
+        let mut ours = (*cm("b", "1").object).clone();
         applyset::set_part_of_label(&mut ours, &id);
         live.observe_live(&id, &ours).unwrap();
         let p = plan(rendered(vec![cm("a", "1")]), &inv, &live, &pruning()).unwrap();

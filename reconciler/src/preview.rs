@@ -55,7 +55,7 @@ pub async fn preview(
     for phase in [namespaces, rest] {
         let absent = &absent_namespaces;
         let results = futures::stream::iter(phase.into_iter().map(|object| {
-            let listed = members.objects.get(&object.reference.key()).cloned();
+            let listed = members.get(&object.reference.key());
             async move { preview_object(target, object, listed, absent).await }
         }))
         .buffered(options.concurrency.max(1))
@@ -83,8 +83,8 @@ pub async fn preview(
         match plan.prune {
             PruneDecision::Approved(prune) => {
                 for entry in prune.candidates() {
-                    let live = members.objects.get(&entry.reference.key());
-                    if let Some(diff) = object_diff(&entry.reference, live, None) {
+                    let live = members.get(&entry.reference.key());
+                    if let Some(diff) = object_diff(&entry.reference, live.as_ref(), None) {
                         preview.diffs.push(diff);
                     }
                 }
@@ -125,12 +125,14 @@ async fn preview_object(
             .is_some_and(|ns| absent_namespaces.contains(ns));
         let would_be = if in_new_namespace {
             // The object as rendered is the best preview there is.
-            object.object.clone()
+            (*object.object).clone()
         } else {
             match apply::dry_run_object(target, object, apply::FIELD_MANAGER).await {
                 Ok(would_be) => would_be,
                 // Its CRD comes in the same sync.
-                Err(ApplyError::Target(TargetError::UnknownKind { .. })) => object.object.clone(),
+                Err(ApplyError::Target(TargetError::UnknownKind { .. })) => {
+                    (*object.object).clone()
+                }
                 Err(error) => return Err(error.to_string()),
             }
         };

@@ -7,6 +7,7 @@
 //! per kind, zero writes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -130,7 +131,7 @@ pub async fn prepare(
         }
         let mut object =
             DesiredObject::new(object).map_err(|e| SyncError::Invalid(e.to_string()))?;
-        applyset::set_part_of_label(&mut object.object, &id);
+        applyset::set_part_of_label(Arc::make_mut(&mut object.object), &id);
         desired.push(object);
     }
     Ok(desired)
@@ -205,8 +206,8 @@ pub async fn sync_observed(
     let mut resource_versions = BTreeMap::new();
     for (stage, items) in std::mem::take(&mut plan.apply) {
         let results = futures::stream::iter(items.into_iter().map(|item| async move {
-            let live = members.objects.get(&item.desired.reference.key());
-            let result = apply::apply_object(target, &item.desired, live, &options.apply)
+            let live = members.get(&item.desired.reference.key());
+            let result = apply::apply_object(target, &item.desired, live.as_ref(), &options.apply)
                 .await
                 .map(|mut applied| {
                     // Only the resourceVersion of the response is needed
@@ -384,7 +385,7 @@ async fn unlabelled_members(
     let mut unlabelled = BTreeMap::new();
     for entry in previous.entries() {
         let key = entry.reference.key();
-        if members.objects.contains_key(&key) {
+        if members.contains(&key) {
             continue;
         }
         if let Some(live) = live::get_object(target, &entry.reference).await? {
@@ -398,7 +399,7 @@ async fn unlabelled_members(
 /// discovery for their groups so their kinds resolve.
 async fn wait_for_crds(
     target: &Target,
-    crds: &[Value],
+    crds: &[Arc<Value>],
     summary: &mut SyncSummary,
     failed: &mut usize,
 ) {

@@ -49,8 +49,8 @@ pub async fn observe_health(
         .iter()
         .map(|reference| {
             let health = live
-                .objects
                 .get(&reference.key())
+                .as_ref()
                 .map(object_health)
                 .unwrap_or_else(ObjectHealth::not_found);
             (reference.clone(), health)

@@ -29,10 +29,13 @@ use crate::apply;
 use crate::fingerprint::fingerprint;
 use crate::health::{HealthStatus, ObjectHealth, object_health};
 use crate::inventory_store::StoredInventory;
-use crate::live::{self, LiveMembers};
+use crate::live::{self, LiveMembers, LiveObject};
 use crate::object::{DesiredObject, ObjectKey, ObjectRef};
 use crate::sync::{SyncError, SyncOptions, SyncReport, sync_observed};
 use crate::target::Target;
+
+/// Objects per page of a watch's (re)list.
+const WATCH_PAGE_SIZE: u32 = 100;
 
 /// How long [`DriftWatcher::start`] waits for the first list of every kind.
 const START_TIMEOUT: Duration = Duration::from_secs(60);
@@ -80,7 +83,10 @@ pub enum WatchReport {
     },
 }
 
-type KindEvent = (usize, Result<Event<DynamicObject>, String>);
+/// A watch event of one kind, its object already kept compact (see
+/// [`LiveObject`]): events pile up while a sync runs, and a thousand parsed
+/// objects waiting in the queue would be the agent's largest allocation.
+type KindEvent = (usize, Result<Event<LiveObject>, String>);
 
 /// Watches one ApplySet's members and heals their drift.
 pub struct DriftWatcher {
@@ -184,20 +190,31 @@ impl DriftWatcher {
                 continue;
             };
             let index = self.kinds.len();
-            self.kinds.push(reference);
+            self.kinds.push(reference.clone());
             self.relisting.insert(index, BTreeSet::new());
             added.insert(index);
             let api: Api<DynamicObject> = Api::all_with(self.target.client(), &resolved.resource);
-            let config = watcher::Config::default().labels(&selector);
+            // Small pages: a page of parsed objects is the largest thing
+            // the agent ever holds (500, the default, is ten megabytes of a
+            // thousand-object set), and a few more LISTs at start cost
+            // nothing in steady state.
+            let config = watcher::Config::default()
+                .labels(&selector)
+                .page_size(WATCH_PAGE_SIZE);
             let sender = self.sender.clone();
+            let kind = reference;
             self.tasks.push(tokio::spawn(async move {
                 let stream = watcher::watcher(api, config).default_backoff();
                 futures::pin_mut!(stream);
                 while let Some(item) = stream.next().await {
-                    if sender
-                        .send((index, item.map_err(|e| e.to_string())))
-                        .is_err()
-                    {
+                    let item = match item {
+                        Ok(event) => match compacted(event, &kind) {
+                            Some(event) => Ok(event),
+                            None => continue,
+                        },
+                        Err(error) => Err(error.to_string()),
+                    };
+                    if sender.send((index, item)).is_err() {
                         break;
                     }
                 }
@@ -378,15 +395,15 @@ impl DriftWatcher {
         }
     }
 
-    fn handle(&mut self, kind: usize, event: Event<DynamicObject>) {
+    fn handle(&mut self, kind: usize, event: Event<LiveObject>) {
         match event {
             Event::Init => {
                 self.relisting.insert(kind, BTreeSet::new());
             }
             Event::InitApply(object) => {
-                if let Some(key) = self.remember(kind, object)
-                    && let Some(seen) = self.relisting.get_mut(&kind)
-                {
+                let key = object.key.clone();
+                self.store(object);
+                if let Some(seen) = self.relisting.get_mut(&kind) {
                     seen.insert(key);
                 }
             }
@@ -395,15 +412,13 @@ impl DriftWatcher {
                 self.relisted(kind, &seen);
             }
             Event::Apply(object) => {
-                if let Some(key) = self.remember(kind, object) {
-                    self.check_drift(&key);
-                }
+                let key = object.key.clone();
+                self.store(object);
+                self.check_drift(&key);
             }
             Event::Delete(object) => {
-                if let Some(key) = self.object_key(kind, object).map(|(key, _)| key) {
-                    self.forget(&key);
-                    self.queue(key, DriftCause::Deleted);
-                }
+                self.forget(&object.key);
+                self.queue(object.key, DriftCause::Deleted);
             }
         }
     }
@@ -415,7 +430,6 @@ impl DriftWatcher {
         let same_kind = |key: &ObjectKey| key.group == watched.group && key.kind == watched.kind;
         let gone: Vec<ObjectKey> = self
             .cache
-            .objects
             .keys()
             .filter(|k| same_kind(k) && !seen.contains(*k))
             .cloned()
@@ -445,23 +459,13 @@ impl DriftWatcher {
         }
     }
 
-    fn object_key(&self, kind: usize, object: DynamicObject) -> Option<(ObjectKey, Value)> {
-        let value = live::typed_value(object, &self.kinds[kind]);
-        let key = ObjectRef::from_object(&value).ok()?.key();
-        Some((key, value))
-    }
-
-    fn remember(&mut self, kind: usize, object: DynamicObject) -> Option<ObjectKey> {
-        let (key, value) = self.object_key(kind, object)?;
-        self.store(key.clone(), value);
-        Some(key)
-    }
-
     /// Caches a member as seen and judges its health once. Only a change
     /// of verdict (or the first sight of rudder's own last write) counts as
     /// a change: controllers touching status without changing what it
     /// says cost no judging of the whole set.
-    fn store(&mut self, key: ObjectKey, value: Value) {
+    fn store(&mut self, object: LiveObject) {
+        let key = object.key.clone();
+        let value = object.value();
         let verdict = (resource_version(&value), object_health(&value));
         let ours = self.our_versions.get(&key).copied();
         let changed = match self.verdicts.get(&key) {
@@ -474,12 +478,12 @@ impl DriftWatcher {
         if changed {
             self.changes += 1;
         }
-        self.verdicts.insert(key.clone(), verdict);
-        self.cache.objects.insert(key, value);
+        self.verdicts.insert(key, verdict);
+        self.cache.keep(object);
     }
 
     fn forget(&mut self, key: &ObjectKey) {
-        self.cache.objects.remove(key);
+        self.cache.remove(key);
         if self.verdicts.remove(key).is_some() {
             self.changes += 1;
         }
@@ -495,18 +499,18 @@ impl DriftWatcher {
     /// apply of it.
     fn drift_of(&self, key: &ObjectKey) -> Option<DriftCause> {
         let desired = &self.desired[*self.desired_index.get(key)?];
-        let live = self.cache.objects.get(key)?;
         let recorded = self.stored.inventory.get(key)?.fingerprint.as_ref()?;
-        if let (Some(ours), Some(seen)) = (self.our_versions.get(key), resource_version(live))
+        let live = self.cache.get(key)?;
+        if let (Some(ours), Some(seen)) = (self.our_versions.get(key), resource_version(&live))
             && seen < *ours
         {
             return None; // an event from before our last write
         }
-        if fingerprint(&desired.object, live) == *recorded {
+        if fingerprint(&desired.object, &live) == *recorded {
             return None;
         }
         Some(DriftCause::Edited {
-            by: last_writer(live, &self.options.apply.field_manager),
+            by: last_writer(&live, &self.options.apply.field_manager),
         })
     }
 
@@ -525,13 +529,14 @@ impl DriftWatcher {
     ) -> Option<Correction> {
         // Look again: later events may have settled it.
         let cause = match cause {
-            DriftCause::Deleted if self.cache.objects.contains_key(&key) => self.drift_of(&key)?,
+            DriftCause::Deleted if self.cache.contains(&key) => self.drift_of(&key)?,
             DriftCause::Edited { .. } => self.drift_of(&key)?,
             DriftCause::Deleted => DriftCause::Deleted,
         };
         let desired = &self.desired[*self.desired_index.get(&key)?];
-        let live = self.cache.objects.get(&key);
-        let result = apply::apply_object(&self.target, desired, live, &self.options.apply).await;
+        let live = self.cache.get(&key);
+        let result =
+            apply::apply_object(&self.target, desired, live.as_ref(), &self.options.apply).await;
         let reference = desired.reference.clone();
         let result = match result {
             Ok(applied) => {
@@ -542,7 +547,9 @@ impl DriftWatcher {
                     entry.fingerprint = Some(applied.fingerprint);
                     self.stored.inventory.record(entry);
                 }
-                self.store(key, live::typed_value(applied.live, &reference));
+                if let Some(object) = LiveObject::read(applied.live, &reference) {
+                    self.store(object);
+                }
                 self.corrections += 1;
                 Ok(())
             }
@@ -555,6 +562,18 @@ impl DriftWatcher {
             took: since.elapsed(),
         })
     }
+}
+
+/// A watch event with its object kept compact; `None` for an object whose
+/// identity cannot be read (it cannot be one of ours).
+fn compacted(event: Event<DynamicObject>, kind: &ObjectRef) -> Option<Event<LiveObject>> {
+    Some(match event {
+        Event::Init => Event::Init,
+        Event::InitDone => Event::InitDone,
+        Event::InitApply(object) => Event::InitApply(LiveObject::read(object, kind)?),
+        Event::Apply(object) => Event::Apply(LiveObject::read(object, kind)?),
+        Event::Delete(object) => Event::Delete(LiveObject::read(object, kind)?),
+    })
 }
 
 fn resource_version(object: &Value) -> Option<u64> {
