@@ -389,7 +389,11 @@ patches:
     );
     repo.write(
         "clusters/eu-west-1/kustomization.yaml",
-        "resources: [../../base/namespace.yaml]\n",
+        "resources: [namespace.yaml]\n",
+    );
+    repo.write(
+        "clusters/eu-west-1/namespace.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
     );
     repo.commit("scale us-east-1, gut eu-west-1");
     let run = vet(repo.work_path(), &["--base", "HEAD~1"]);
