@@ -213,10 +213,10 @@ pub fn run(args: &VetArgs) -> anyhow::Result<ExitCode> {
         args.regions.clone()
     };
     let overlays = overlays(args, &regions).map_err(anyhow::Error::msg)?;
-    let reports = overlays
+    let reports: Vec<RegionReport> = overlays
         .iter()
         .map(|overlay| vet_overlay(&head, base.as_ref(), overlay, &guards))
-        .collect::<Result<Vec<_>, _>>()?;
+        .collect();
     let report = Report {
         repository: args.dir.display().to_string(),
         revision: revision(&head),
@@ -351,7 +351,7 @@ fn vet_overlay(
     base: Option<&Snapshot>,
     overlay: &Overlay,
     guards: &PlanOptions,
-) -> anyhow::Result<RegionReport> {
+) -> RegionReport {
     let mut report = RegionReport {
         region: overlay.region.clone(),
         cluster: overlay.cluster.clone(),
@@ -373,7 +373,7 @@ fn vet_overlay(
                 "the agent of this region applies nothing and prunes nothing while this commit fails to render".into(),
             );
             report.ok = false;
-            return Ok(report);
+            return report;
         }
     };
     report.mode = Some(rendered.mode.clone());
@@ -421,7 +421,7 @@ fn vet_overlay(
         }),
     }
     report.ok = report.errors.is_empty();
-    Ok(report)
+    report
 }
 
 /// Counts kinds and checks every object's schema; kinds without a
@@ -617,9 +617,11 @@ fn human(report: &Report, diffs: bool) -> String {
         }
         out.push('\n');
         for finding in &region.errors {
+            // Each error line names its region, for CI logs read by grep.
             let _ = writeln!(
                 out,
-                "  error {}: {}",
+                "  error [{}] {}: {}",
+                region.region,
                 finding.error.code.as_str(),
                 finding.error.message
             );

@@ -295,7 +295,7 @@ fn vet_names_the_region_file_and_line_of_bad_yaml() {
     );
     assert!(
         text.contains(&format!(
-            "error RUD2001: clusters/eu-west-1/bad.yaml:{line}:"
+            "error [eu-west-1] RUD2001: clusters/eu-west-1/bad.yaml:{line}:"
         )),
         "{text}"
     );
@@ -337,7 +337,9 @@ fn vet_names_the_object_and_path_of_an_unknown_field() {
     assert_eq!(f["object"], "Deployment/shop/web");
     assert_eq!(f["field"], "spec.replicass");
     assert!(
-        text.contains("error RUD3003: Deployment/shop/web: spec.replicass: unknown field"),
+        text.contains(
+            "error [ap-southeast-1] RUD3003: Deployment/shop/web: spec.replicass: unknown field"
+        ),
         "{text}"
     );
 }
@@ -404,7 +406,10 @@ patches:
     assert!(us.contains("0 to create, 1 to change"), "{us}");
     let eu = paragraph(&run.stdout, "eu-west-1");
     assert!(eu.contains("): FAILED"), "{eu}");
-    assert!(eu.contains("error RUD3006: refusing to prune"), "{eu}");
+    assert!(
+        eu.contains("error [eu-west-1] RUD3006: refusing to prune"),
+        "{eu}"
+    );
     assert!(
         eu.contains("the agent would refuse this prune (guard max-prune-share)"),
         "{eu}"

@@ -248,4 +248,32 @@ mod tests {
             None
         );
     }
+
+    #[test]
+    fn diff_between_revisions_names_both_sides_and_redacts_secrets() {
+        let secret = |password: &str| {
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "db", "namespace": "shop"},
+                   "data": {"password": STANDARD.encode(password), "user": STANDARD.encode("app")}})
+        };
+        let (old, new) = (secret("first-password"), secret("second-password"));
+        let r = ObjectRef::from_object(&new).unwrap();
+        let diff = object_diff_between(&r, ("base", Some(&old)), ("head", Some(&new))).unwrap();
+        assert!(
+            diff.starts_with("--- base/Secret/shop/db\n+++ head/Secret/shop/db\n"),
+            "{diff}"
+        );
+        assert!(diff.contains(redact::REDACTED_AFTER), "{diff}");
+        for leak in [
+            "first-password",
+            "second-password",
+            &STANDARD.encode("first-password"),
+        ] {
+            assert!(!diff.contains(leak), "{leak} in {diff}");
+        }
+        assert_eq!(
+            object_diff_between(&r, ("base", Some(&old)), ("head", Some(&old))),
+            None
+        );
+    }
 }
