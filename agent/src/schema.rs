@@ -51,17 +51,36 @@ pub const UNKNOWN_FIELD: &str = "unknown field: not in the schema of this kind (
 
 type RoundTrip = fn(&Value) -> Result<Value, FieldError>;
 
-/// A built-in kind: its apiVersion, kind, and its round trip.
+/// A built-in kind: its apiVersion, kind, scope, and its round trip.
 struct Kind {
     api_version: &'static str,
     kind: &'static str,
+    namespaced: bool,
     round_trip: RoundTrip,
 }
 
-const fn kind<T: Resource + DeserializeOwned + Serialize>() -> Kind {
+/// Whether a k8s-openapi scope is a namespace.
+trait Scope {
+    const NAMESPACED: bool;
+}
+
+impl Scope for k8s_openapi::NamespaceResourceScope {
+    const NAMESPACED: bool = true;
+}
+
+impl Scope for k8s_openapi::ClusterResourceScope {
+    const NAMESPACED: bool = false;
+}
+
+const fn kind<T>() -> Kind
+where
+    T: Resource + DeserializeOwned + Serialize,
+    T::Scope: Scope,
+{
     Kind {
         api_version: T::API_VERSION,
         kind: T::KIND,
+        namespaced: <T::Scope as Scope>::NAMESPACED,
         round_trip: round_trip::<T>,
     }
 }
@@ -119,12 +138,7 @@ static KINDS: &[Kind] = &[
 /// assert!(matches!(check(&bad), Verdict::Invalid(_)));
 /// ```
 pub fn check(object: &Value) -> Verdict {
-    let field = |name: &str| object.get(name).and_then(Value::as_str).unwrap_or_default();
-    let (api_version, kind) = (field("apiVersion"), field("kind"));
-    let Some(known) = KINDS
-        .iter()
-        .find(|k| k.api_version == api_version && k.kind == kind)
-    else {
+    let Some(known) = known(object) else {
         return Verdict::Unknown;
     };
     let secret = rudder_reconciler::redact::is_secret(object);
@@ -152,6 +166,20 @@ pub fn check(object: &Value) -> Verdict {
     } else {
         Verdict::Invalid(errors)
     }
+}
+
+/// Whether objects of this built-in kind live in a namespace; `None` for a
+/// kind with no built-in schema (only discovery could tell).
+pub fn namespaced(object: &Value) -> Option<bool> {
+    known(object).map(|k| k.namespaced)
+}
+
+fn known(object: &Value) -> Option<&'static Kind> {
+    let field = |name: &str| object.get(name).and_then(Value::as_str).unwrap_or_default();
+    let (api_version, kind) = (field("apiVersion"), field("kind"));
+    KINDS
+        .iter()
+        .find(|k| k.api_version == api_version && k.kind == kind)
 }
 
 fn round_trip<T: DeserializeOwned + Serialize>(object: &Value) -> Result<Value, FieldError> {
@@ -336,6 +364,20 @@ mod tests {
         let mut bad = crd;
         bad["spec"]["versions"][0]["servd"] = json!(true);
         assert_eq!(errors(&bad)[0].field, "spec.versions[0].servd");
+    }
+
+    #[test]
+    fn scopes_come_from_k8s_openapi() {
+        let of = |api_version: &str, kind: &str| {
+            namespaced(&json!({"apiVersion": api_version, "kind": kind}))
+        };
+        assert_eq!(of("apps/v1", "Deployment"), Some(true));
+        assert_eq!(of("v1", "Namespace"), Some(false));
+        assert_eq!(
+            of("rbac.authorization.k8s.io/v1", "ClusterRole"),
+            Some(false)
+        );
+        assert_eq!(of("example.com/v1", "Widget"), None);
     }
 
     #[test]

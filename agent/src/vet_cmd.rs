@@ -18,7 +18,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use rudder_reconciler::diff::object_diff_between;
 use rudder_reconciler::inventory::{Inventory, InventoryEntry};
-use rudder_reconciler::object::{DesiredObject, ObjectKey};
+use rudder_reconciler::object::{DesiredObject, ObjectKey, place_namespace};
 use rudder_reconciler::plan::{
     self, ApplyReason, LiveFacts, PlanOptions, PruneDecision, PruneRefusal, RefusalReason,
     RenderOutcome,
@@ -65,6 +65,10 @@ pub struct VetArgs {
     /// to renders as ${RUDDER_CLUSTER}; may contain {region}.
     #[arg(long, value_name = "TEMPLATE", default_value = "{region}")]
     pub cluster: String,
+    /// The namespace the agents give namespaced objects that name none:
+    /// their kubeconfig's, or in a cluster their own (e.g. rudder-system).
+    #[arg(long, value_name = "NS", default_value = "default")]
+    pub default_namespace: String,
     /// A variable for ${NAME} substitution, as `rudder run --var`
     /// (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
@@ -187,6 +191,7 @@ struct Overlay {
     cluster: String,
     path: String,
     vars: BTreeMap<String, String>,
+    default_namespace: String,
 }
 
 pub fn run(args: &VetArgs) -> anyhow::Result<ExitCode> {
@@ -292,6 +297,7 @@ fn overlays(args: &VetArgs, regions: &[String]) -> Result<Vec<Overlay>, String> 
                 cluster: cluster.clone(),
                 path: expand_template(template, region, &cluster)?,
                 vars: vars.clone(),
+                default_namespace: args.default_namespace.clone(),
             });
         }
     }
@@ -326,7 +332,12 @@ fn render(snapshot: &Snapshot, overlay: &Overlay) -> Result<Rendered, Vec<Findin
     })?;
     let mut objects = Vec::new();
     let mut errors = Vec::new();
-    for object in rendered.rendered.objects {
+    for mut object in rendered.rendered.objects {
+        // As the agent places it (discovery there, the built-in scopes
+        // here), so an implicit and an explicit namespace are one object.
+        if let Some(namespaced) = schema::namespaced(&object) {
+            place_namespace(&mut object, namespaced, &overlay.default_namespace);
+        }
         match DesiredObject::new(object.clone()) {
             Ok(desired) => objects.push((object, desired)),
             Err(error) => errors.push(Finding {

@@ -569,3 +569,35 @@ fn vet_outside_a_repository_or_with_a_bad_revision_cannot_run() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("no-such-branch"), "{}", run.stderr);
 }
+
+#[test]
+fn vet_with_base_takes_an_implicit_and_an_explicit_namespace_as_one_object() {
+    let repo = FleetRepo::new();
+    repo.write(
+        "clusters/us-east-1/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings}\ndata: {a: \"1\"}\n",
+    );
+    repo.commit("no namespace written");
+    repo.write(
+        "clusters/us-east-1/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {a: \"1\"}\n",
+    );
+    repo.commit("the namespace written out");
+    let (code, report) = vet_json(repo.work_path(), &["--base", "HEAD~1"]);
+    assert_eq!(code, 0, "{report:#}");
+    let change = &region(&report, "us-east-1")["change"];
+    assert_eq!(change["unchanged"], 1, "{change:#}");
+    assert!(change["create"].as_array().unwrap().is_empty());
+    assert!(change["prune"].as_array().unwrap().is_empty());
+    // Agents whose default namespace is another see a new object and the
+    // old one leaving: all of the inventory, which the guard refuses.
+    let (code, report) = vet_json(
+        repo.work_path(),
+        &["--base", "HEAD~1", "--default-namespace", "rudder-system"],
+    );
+    assert_eq!(code, 1, "{report:#}");
+    let change = &region(&report, "us-east-1")["change"];
+    assert_eq!(change["create"][0], "ConfigMap/default/settings");
+    assert_eq!(change["prune"][0], "ConfigMap/rudder-system/settings");
+    assert_eq!(change["prune_refused"]["guard"], "max-prune-share");
+}
