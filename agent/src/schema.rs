@@ -20,11 +20,13 @@ use serde_json::Value;
 
 use k8s_openapi::api::{
     admissionregistration::v1 as admission, apps::v1 as apps, autoscaling::v1 as autoscaling_v1,
-    autoscaling::v2 as autoscaling_v2, batch::v1 as batch, coordination::v1 as coordination,
-    core::v1 as core, discovery::v1 as discovery, networking::v1 as networking, node::v1 as node,
-    policy::v1 as policy, rbac::v1 as rbac, scheduling::v1 as scheduling, storage::v1 as storage,
+    autoscaling::v2 as autoscaling_v2, batch::v1 as batch, certificates::v1 as certificates,
+    coordination::v1 as coordination, core::v1 as core, discovery::v1 as discovery,
+    networking::v1 as networking, node::v1 as node, policy::v1 as policy, rbac::v1 as rbac,
+    scheduling::v1 as scheduling, storage::v1 as storage,
 };
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1 as apiextensions;
+use k8s_openapi::kube_aggregator::pkg::apis::apiregistration::v1 as apiregistration;
 
 /// One problem with one field of an object.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -49,7 +51,20 @@ pub enum Verdict {
 /// same words.
 pub const UNKNOWN_FIELD: &str = "unknown field: not in the schema of this kind (a typo? the apiserver drops it, or refuses the object under strict field validation)";
 
-type RoundTrip = fn(&Value) -> Result<Value, FieldError>;
+/// Why a round trip failed: the error, and where in the input (`None` when
+/// the path cannot be followed back).
+struct Failure {
+    error: FieldError,
+    at: Option<Vec<Step>>,
+}
+
+/// One step into a JSON value.
+enum Step {
+    Key(String),
+    Index(usize),
+}
+
+type RoundTrip = fn(&Value) -> Result<Value, Failure>;
 
 /// A built-in kind: its apiVersion, kind, scope, and its round trip.
 struct Kind {
@@ -127,7 +142,9 @@ static KINDS: &[Kind] = &[
     kind::<admission::MutatingWebhookConfiguration>(),
     kind::<admission::ValidatingAdmissionPolicy>(),
     kind::<admission::ValidatingAdmissionPolicyBinding>(),
+    kind::<certificates::CertificateSigningRequest>(),
     kind::<apiextensions::CustomResourceDefinition>(),
+    kind::<apiregistration::APIService>(),
 ];
 
 /// Checks one rendered object against the schema of its kind.
@@ -142,10 +159,20 @@ pub fn check(object: &Value) -> Verdict {
         return Verdict::Unknown;
     };
     let secret = rudder_reconciler::redact::is_secret(object);
-    let errors = match (known.round_trip)(object) {
+    let mut input = std::borrow::Cow::Borrowed(object);
+    let result = loop {
+        match (known.round_trip)(&input) {
+            // Go's base64 decoder, as the apiserver uses it for byte
+            // fields (Secret `data`, `caBundle`), skips line breaks, and
+            // kustomize wraps long values: so does this check.
+            Err(Failure { at: Some(at), .. }) if unwrap_lines(input.to_mut(), &at) => {}
+            other => break other,
+        }
+    };
+    let errors = match result {
         Ok(typed) => {
             let mut unknown = Vec::new();
-            unknown_fields(object, &typed, "", &mut unknown);
+            unknown_fields(&input, &typed, "", &mut unknown);
             unknown
                 .into_iter()
                 .map(|field| FieldError {
@@ -154,7 +181,7 @@ pub fn check(object: &Value) -> Verdict {
                 })
                 .collect()
         }
-        Err(mut error) => {
+        Err(Failure { mut error, .. }) => {
             if secret {
                 error.message = without_value(&error.message);
             }
@@ -182,15 +209,52 @@ fn known(object: &Value) -> Option<&'static Kind> {
         .find(|k| k.api_version == api_version && k.kind == kind)
 }
 
-fn round_trip<T: DeserializeOwned + Serialize>(object: &Value) -> Result<Value, FieldError> {
-    let typed: T = serde_path_to_error::deserialize(object).map_err(|e| FieldError {
-        field: e.path().to_string(),
-        message: e.inner().to_string(),
+fn round_trip<T: DeserializeOwned + Serialize>(object: &Value) -> Result<Value, Failure> {
+    let typed: T = serde_path_to_error::deserialize(object).map_err(|e| Failure {
+        error: FieldError {
+            field: e.path().to_string(),
+            message: e.inner().to_string(),
+        },
+        at: e
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                serde_path_to_error::Segment::Map { key } => Some(Step::Key(key.clone())),
+                serde_path_to_error::Segment::Seq { index } => Some(Step::Index(*index)),
+                _ => None,
+            })
+            .collect(),
     })?;
-    serde_json::to_value(&typed).map_err(|e| FieldError {
-        field: String::new(),
-        message: format!("cannot be written back as JSON: {e}"),
+    serde_json::to_value(&typed).map_err(|e| Failure {
+        error: FieldError {
+            field: String::new(),
+            message: format!("cannot be written back as JSON: {e}"),
+        },
+        at: None,
     })
+}
+
+/// Removes the line breaks of the string at `at`; false when there is no
+/// string with line breaks there (so the error stands).
+fn unwrap_lines(object: &mut Value, at: &[Step]) -> bool {
+    let mut here = object;
+    for step in at {
+        let next = match step {
+            Step::Key(key) => here.get_mut(key.as_str()),
+            Step::Index(index) => here.get_mut(*index),
+        };
+        let Some(next) = next else {
+            return false;
+        };
+        here = next;
+    }
+    match here {
+        Value::String(text) if text.contains(['\n', '\r']) => {
+            text.retain(|c| c != '\n' && c != '\r');
+            true
+        }
+        _ => false,
+    }
 }
 
 /// Paths of the keys of `input` that `typed` (its round trip) lacks.
@@ -230,10 +294,13 @@ fn without_value(message: &str) -> String {
         .find(", expected ")
         .map(|at| &message[at + 2..])
         .unwrap_or("malformed");
-    format!(
-        "{}, {expected} (the value is not shown: Secret data)",
-        what.unwrap_or("invalid value")
-    )
+    match what {
+        Some(what) => format!("{what}, {expected} (the value is not shown: Secret data)"),
+        None => {
+            "malformed value (`data` values must be base64; the value is not shown: Secret data)"
+                .to_string()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -337,6 +404,25 @@ mod tests {
         let e = errors(&not_base64);
         assert_eq!(e[0].field, "data.password");
         assert!(!e[0].message.contains("hunter2"), "{}", e[0].message);
+        assert!(e[0].message.contains("must be base64"), "{}", e[0].message);
+    }
+
+    #[test]
+    fn base64_wrapped_over_lines_is_accepted_as_the_apiserver_does() {
+        let wrapped = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "tls"},
+                             "data": {"tls.key": "LS0tLS1CRUdJTiBQUklWQVRF\nIEtFWS0tLS0tCg==\n",
+                                      "tls.crt": "LS0t\r\nLS0K"}});
+        assert_eq!(check(&wrapped), Verdict::Valid);
+        let webhook = json!({"apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "ValidatingWebhookConfiguration", "metadata": {"name": "w"},
+            "webhooks": [{"name": "w.example.com", "sideEffects": "None",
+                          "admissionReviewVersions": ["v1"],
+                          "clientConfig": {"caBundle": "LS0t\nLS0K", "url": "https://w.example.com"}}]});
+        assert_eq!(check(&webhook), Verdict::Valid);
+        // Wrapped or not, a value that is not base64 stays an error.
+        let mut bad = wrapped;
+        bad["data"]["tls.crt"] = json!("not base64!\nat all");
+        assert_eq!(errors(&bad)[0].field, "data.tls.crt");
     }
 
     #[test]
