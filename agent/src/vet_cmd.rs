@@ -23,8 +23,8 @@ use rudder_reconciler::plan::{
     self, ApplyReason, LiveFacts, PlanOptions, PruneDecision, PruneRefusal, RefusalReason,
     RenderOutcome,
 };
-use rudder_render::RenderOptions;
-use rudder_render::fs::{EntryKind, FileTree as _};
+use rudder_render::fs::{EntryKind, FileTree as _, join, parent};
+use rudder_render::{RenderError, RenderOptions};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -318,7 +318,12 @@ fn render(snapshot: &Snapshot, overlay: &Overlay) -> Result<Rendered, Vec<Findin
         vars: overlay.vars.clone(),
     };
     let rendered = render_snapshot(snapshot, &overlay.path, &options).map_err(|error| {
-        let (code, file, line) = ErrorCode::of_render(&error);
+        let (code, mut file, mut line) = ErrorCode::of_render(&error);
+        if let RenderError::Io { path, message } = &error
+            && let Some((listing, at)) = listed_at(snapshot, path, message)
+        {
+            (file, line) = (Some(listing), Some(at));
+        }
         vec![Finding {
             error: ErrorStatus {
                 code,
@@ -355,6 +360,29 @@ fn render(snapshot: &Snapshot, overlay: &Overlay) -> Result<Rendered, Vec<Findin
         objects,
         warnings: rendered.rendered.warnings,
     })
+}
+
+/// Where the kustomization that lists a missing file lists it, so that the
+/// error names a file and line like a YAML error does. The renderer names
+/// that kustomization (`... (listed under `resources` of FILE)`); the line
+/// is the one holding an entry that leads to the missing path.
+fn listed_at(snapshot: &Snapshot, missing: &str, message: &str) -> Option<(String, u64)> {
+    let listing = message.rsplit_once(" of ")?.1.strip_suffix(')')?;
+    let text = snapshot.tree().ok()?.read(listing).ok()?;
+    let line = line_listing(&String::from_utf8_lossy(&text), parent(listing), missing)?;
+    Some((listing.to_string(), line))
+}
+
+/// The first line (from 1) of a kustomization in `dir` with an entry that
+/// joins to `path`, in block (`- a.yaml`) or flow (`[a.yaml, b]`) style.
+fn line_listing(text: &str, dir: &str, path: &str) -> Option<u64> {
+    let entry = |token: &str| join(dir, token).as_deref() == Some(path);
+    text.lines()
+        .position(|line| {
+            line.split(|c: char| c.is_whitespace() || "[],'\"".contains(c))
+                .any(entry)
+        })
+        .map(|i| i as u64 + 1)
 }
 
 fn vet_overlay(
@@ -628,14 +656,22 @@ fn human(report: &Report, diffs: bool) -> String {
         }
         out.push('\n');
         for finding in &region.errors {
-            // Each error line names its region, for CI logs read by grep.
-            let _ = writeln!(
+            // Each error line names its region, for CI logs read by grep,
+            // and its file and line when the message does not.
+            let _ = write!(
                 out,
                 "  error [{}] {}: {}",
                 region.region,
                 finding.error.code.as_str(),
                 finding.error.message
             );
+            if let (Some(file), Some(line)) = (&finding.error.file, finding.error.line) {
+                let at = format!("{file}:{line}");
+                if !finding.error.message.contains(&at) {
+                    let _ = write!(out, " (at {at})");
+                }
+            }
+            out.push('\n');
         }
         if let Some(change) = &region.change {
             human_change(&mut out, change, diffs);
@@ -750,6 +786,26 @@ mod tests {
             overlays(&a, &["r".to_string()])
                 .unwrap_err()
                 .contains("{cluster}")
+        );
+    }
+
+    #[test]
+    fn vet_finds_the_line_listing_a_missing_file_in_either_style() {
+        let block = "resources:\n- ../../base\n- gone.yaml\n";
+        assert_eq!(
+            line_listing(block, "clusters/a", "clusters/a/gone.yaml"),
+            Some(3)
+        );
+        let flow = "namePrefix: a-\nresources: [../../base, \"gone.yaml\"]\n";
+        assert_eq!(
+            line_listing(flow, "clusters/a", "clusters/a/gone.yaml"),
+            Some(2)
+        );
+        let up = "resources:\n- ../../base/gone.yaml\n";
+        assert_eq!(line_listing(up, "clusters/a", "base/gone.yaml"), Some(2));
+        assert_eq!(
+            line_listing(block, "clusters/a", "clusters/a/other.yaml"),
+            None
         );
     }
 

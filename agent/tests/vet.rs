@@ -303,19 +303,38 @@ fn vet_names_the_region_file_and_line_of_bad_yaml() {
 
 #[test]
 fn vet_names_the_region_and_a_missing_file() {
+    let kustomization = "namePrefix: east-\nresources: [../../base, gone.yaml]\n";
+    let listed = kustomization
+        .lines()
+        .position(|l| l.contains("gone.yaml"))
+        .unwrap()
+        + 1;
     let (text, findings) = broken_region(
-        &[(
-            "clusters/us-east-1/kustomization.yaml",
-            "resources: [../../base, gone.yaml]\n",
-        )],
+        &[("clusters/us-east-1/kustomization.yaml", kustomization)],
         "us-east-1",
     );
     let f = &findings[0];
     assert_eq!(f["code"], "RUD2002", "{f}");
-    let file = f["file"].as_str().unwrap();
-    assert!(file.contains("clusters/us-east-1"), "{f}");
-    assert!(f["message"].as_str().unwrap().contains("gone.yaml"), "{f}");
-    assert!(text.contains("gone.yaml"), "{text}");
+    // The file and line that list it; the message names the missing file.
+    assert_eq!(f["file"], "clusters/us-east-1/kustomization.yaml", "{f}");
+    assert_eq!(f["line"], listed, "{f}");
+    assert!(
+        f["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("clusters/us-east-1/gone.yaml: no such file"),
+        "{f}"
+    );
+    assert!(
+        text.contains("clusters/us-east-1/gone.yaml: no such file"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "(at clusters/us-east-1/kustomization.yaml:{listed})"
+        )),
+        "{text}"
+    );
 }
 
 #[test]
