@@ -28,8 +28,11 @@ use rudder_render::{RenderError, RenderOptions};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::cluster_args::dns_label;
 use crate::cluster_args::prune_guards;
-use crate::run::config::{expand_template, region_vars};
+use crate::run::config::{
+    AppEntry, AppSpec, AppsFile, expand_template, parse_apps_file, region_apps, region_vars,
+};
 use crate::schema::{self, Verdict};
 use crate::source::{Snapshot, render_snapshot};
 use crate::status::{ErrorCode, ErrorStatus};
@@ -57,6 +60,10 @@ pub struct VetArgs {
     /// `rudder run --path` takes it (repeatable).
     #[arg(long = "path", value_name = "TEMPLATE")]
     pub paths: Vec<String>,
+    /// The agents' apps file (`rudder run --apps`): every app of it is
+    /// vetted in every region, with its own path, variables and prune.
+    #[arg(long, value_name = "FILE", conflicts_with = "paths")]
+    pub apps: Option<PathBuf>,
     /// Regions to vet (repeatable or comma-separated); default: every
     /// directory under clusters/ (in the commit, and in --base).
     #[arg(long = "region", value_name = "REGION", value_delimiter = ',')]
@@ -114,6 +121,8 @@ pub struct Revision {
 pub struct RegionReport {
     pub region: String,
     pub cluster: String,
+    /// The app, when an apps file names the region's apps.
+    pub app: Option<String>,
     pub path: String,
     pub ok: bool,
     /// `kustomization` or `directory`; none when the render failed.
@@ -184,13 +193,14 @@ pub struct Refusal {
     pub share: f64,
 }
 
-/// One overlay of one region to vet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One overlay of one region to vet: one app of its agent.
+#[derive(Debug, Clone, PartialEq)]
 struct Overlay {
     region: String,
     cluster: String,
-    path: String,
-    vars: BTreeMap<String, String>,
+    /// The app's name when an apps file names it.
+    app: Option<String>,
+    spec: AppSpec,
     default_namespace: String,
 }
 
@@ -217,7 +227,15 @@ pub fn run(args: &VetArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.regions.clone()
     };
-    let overlays = overlays(args, &regions).map_err(anyhow::Error::msg)?;
+    let apps_file = match &args.apps {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading the apps file {}", path.display()))?;
+            Some(parse_apps_file(&path.display().to_string(), &text).map_err(anyhow::Error::msg)?)
+        }
+        None => None,
+    };
+    let overlays = overlays(args, apps_file, &regions).map_err(anyhow::Error::msg)?;
     let reports: Vec<RegionReport> = overlays
         .iter()
         .map(|overlay| vet_overlay(&head, base.as_ref(), overlay, &guards))
@@ -273,35 +291,51 @@ fn regions_in(snapshot: &Snapshot) -> anyhow::Result<BTreeSet<String>> {
         .collect())
 }
 
-/// Every region × path template, with the variables its agent's render
-/// gets.
-fn overlays(args: &VetArgs, regions: &[String]) -> Result<Vec<Overlay>, String> {
+/// Every region × app (of the apps file, or one per path template, pruning
+/// unless `--no-prune`), each app as that region's agent would run it.
+fn overlays(
+    args: &VetArgs,
+    apps_file: Option<AppsFile>,
+    regions: &[String],
+) -> Result<Vec<Overlay>, String> {
     if args.cluster.contains("{cluster}") {
         return Err(format!(
             "--cluster `{}`: may contain {{region}}, not {{cluster}}",
             args.cluster
         ));
     }
-    let templates = if args.paths.is_empty() {
-        vec![DEFAULT_PATH.to_string()]
-    } else {
-        args.paths.clone()
+    let named = apps_file.is_some();
+    let entries = match apps_file {
+        Some(file) => file.apps,
+        None if args.paths.is_empty() => vec![path_app(DEFAULT_PATH, args)],
+        None => args.paths.iter().map(|p| path_app(p, args)).collect(),
     };
     let mut out = Vec::new();
     for region in regions.iter().filter(|r| !r.is_empty()) {
         let cluster = expand_template(&args.cluster, region, "")?;
-        let vars = region_vars(region, &cluster, &args.vars)?;
-        for template in &templates {
+        let common = region_vars(region, &cluster, &args.vars)?;
+        for mut spec in region_apps(region, &cluster, &common, entries.clone())? {
+            spec.prune &= !args.no_prune;
             out.push(Overlay {
                 region: region.clone(),
                 cluster: cluster.clone(),
-                path: expand_template(template, region, &cluster)?,
-                vars: vars.clone(),
+                app: named.then(|| spec.name.clone()),
+                spec,
                 default_namespace: args.default_namespace.clone(),
             });
         }
     }
     Ok(out)
+}
+
+/// The one app of an agent started with `--path TEMPLATE`.
+fn path_app(template: &str, args: &VetArgs) -> AppEntry {
+    AppEntry {
+        name: dns_label(template),
+        path: template.to_string(),
+        prune: !args.no_prune,
+        vars: BTreeMap::new(),
+    }
 }
 
 /// What one render gave: the desired objects as the agent prepares them
@@ -315,9 +349,9 @@ struct Rendered {
 
 fn render(snapshot: &Snapshot, overlay: &Overlay) -> Result<Rendered, Vec<Finding>> {
     let options = RenderOptions {
-        vars: overlay.vars.clone(),
+        vars: overlay.spec.vars.clone(),
     };
-    let rendered = render_snapshot(snapshot, &overlay.path, &options).map_err(|error| {
+    let rendered = render_snapshot(snapshot, &overlay.spec.path, &options).map_err(|error| {
         let (code, mut file, mut line) = ErrorCode::of_render(&error);
         if let RenderError::Io { path, message } = &error
             && let Some((listing, at)) = listed_at(snapshot, path, message)
@@ -391,10 +425,15 @@ fn vet_overlay(
     overlay: &Overlay,
     guards: &PlanOptions,
 ) -> RegionReport {
+    let guards = PlanOptions {
+        prune: overlay.spec.prune,
+        ..guards.clone()
+    };
     let mut report = RegionReport {
         region: overlay.region.clone(),
         cluster: overlay.cluster.clone(),
-        path: overlay.path.clone(),
+        app: overlay.app.clone(),
+        path: overlay.spec.path.clone(),
         ok: true,
         mode: None,
         objects: 0,
@@ -435,7 +474,7 @@ fn vet_overlay(
         RenderOutcome::Rendered(desired),
         &inventory,
         &LiveFacts::new(),
-        guards,
+        &guards,
     ) {
         Ok(planned) if base.is_some() => {
             let by_key: BTreeMap<ObjectKey, &Value> = inventory_objects
@@ -516,7 +555,7 @@ fn base_objects(base: &Snapshot, overlay: &Overlay, notes: &mut Vec<String>) -> 
             notes.push(format!(
                 "the base revision {} does not render {} ({}): every object counts as new",
                 short(&base.revision),
-                overlay.path,
+                overlay.spec.path,
                 why.join("; ")
             ));
             Vec::new()
@@ -634,9 +673,14 @@ fn human(report: &Report, diffs: bool) -> String {
     for region in &report.regions {
         out.push('\n');
         let verdict = if region.ok { "ok" } else { "FAILED" };
+        let app = region
+            .app
+            .as_ref()
+            .map(|app| format!("app {app}: "))
+            .unwrap_or_default();
         let _ = write!(
             out,
-            "region {} ({}, cluster {}): {verdict}",
+            "region {} ({app}{}, cluster {}): {verdict}",
             region.region, region.path, region.cluster
         );
         if let Some(mode) = &region.mode {
@@ -763,8 +807,8 @@ mod tests {
             "TIER=gold",
         ]);
         let regions = a.regions.clone();
-        let o = overlays(&a, &regions).unwrap();
-        let paths: Vec<&str> = o.iter().map(|o| o.path.as_str()).collect();
+        let o = overlays(&a, None, &regions).unwrap();
+        let paths: Vec<&str> = o.iter().map(|o| o.spec.path.as_str()).collect();
         assert_eq!(
             paths,
             vec![
@@ -774,16 +818,37 @@ mod tests {
                 "apps/rudder-eu-west-1"
             ]
         );
-        assert_eq!(o[2].vars["RUDDER_REGION"], "eu-west-1");
-        assert_eq!(o[2].vars["RUDDER_CLUSTER"], "rudder-eu-west-1");
-        assert_eq!(o[2].vars["TIER"], "gold");
+        assert_eq!(o[2].spec.vars["RUDDER_REGION"], "eu-west-1");
+        assert_eq!(o[2].spec.vars["RUDDER_CLUSTER"], "rudder-eu-west-1");
+        assert_eq!(o[2].spec.vars["TIER"], "gold");
+        assert!(o.iter().all(|o| o.spec.prune && o.app.is_none()));
+    }
+
+    #[test]
+    fn vet_takes_each_app_of_an_apps_file_with_its_own_prune_and_vars() {
+        let file = parse_apps_file(
+            "apps.yaml",
+            "apps:\n  - {name: shop, path: 'clusters/{region}/shop', prune: true, vars: {TIER: gold}}\n  - {name: infra, path: infra}\n",
+        )
+        .unwrap();
+        let a = args(&["--var", "TIER=silver"]);
+        let o = overlays(&a, Some(file.clone()), &["eu-west-1".to_string()]).unwrap();
+        assert_eq!(o.len(), 2);
+        assert_eq!(o[0].app.as_deref(), Some("shop"));
+        assert_eq!(o[0].spec.path, "clusters/eu-west-1/shop");
+        assert_eq!(o[0].spec.vars["TIER"], "gold");
+        assert!(o[0].spec.prune);
+        assert_eq!(o[1].spec.vars["TIER"], "silver");
+        assert!(!o[1].spec.prune);
+        let off = overlays(&args(&["--no-prune"]), Some(file), &["r".to_string()]).unwrap();
+        assert!(off.iter().all(|o| !o.spec.prune));
     }
 
     #[test]
     fn vet_cluster_template_may_not_name_the_cluster() {
         let a = args(&["--cluster", "{cluster}-x"]);
         assert!(
-            overlays(&a, &["r".to_string()])
+            overlays(&a, None, &["r".to_string()])
                 .unwrap_err()
                 .contains("{cluster}")
         );

@@ -620,3 +620,61 @@ fn vet_with_base_takes_an_implicit_and_an_explicit_namespace_as_one_object() {
     assert_eq!(change["prune"][0], "ConfigMap/rudder-system/settings");
     assert_eq!(change["prune_refused"]["guard"], "max-prune-share");
 }
+
+#[test]
+fn vet_with_an_apps_file_judges_each_app_with_its_own_prune() {
+    let repo = FleetRepo::new();
+    let cm = |name: &str| {
+        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: shop}}\n")
+    };
+    for name in ["a", "b", "c"] {
+        repo.write(&format!("shop/us-east-1/{name}.yaml"), &cm(name));
+        repo.write(&format!("infra/{name}.yaml"), &cm(&format!("infra-{name}")));
+    }
+    repo.commit("two apps");
+    for name in ["b", "c"] {
+        repo.remove(&format!("shop/us-east-1/{name}.yaml"));
+        repo.remove(&format!("infra/{name}.yaml"));
+    }
+    repo.commit("two thirds of both apps go");
+    let dir = tempfile::tempdir().unwrap();
+    let apps = dir.path().join("apps.yaml");
+    std::fs::write(
+        &apps,
+        "apps:\n  - {name: shop, path: 'shop/{region}', prune: true}\n  - {name: infra, path: infra}\n",
+    )
+    .unwrap();
+    let args = [
+        "--region",
+        "us-east-1",
+        "--apps",
+        apps.to_str().unwrap(),
+        "--base",
+        "HEAD~1",
+    ];
+    let (code, report) = vet_json(repo.work_path(), &args);
+    assert_eq!(code, 1, "{report:#}");
+    let regions = report["regions"].as_array().unwrap();
+    let app = |name: &str| {
+        regions
+            .iter()
+            .find(|r| r["app"] == name)
+            .unwrap_or_else(|| panic!("no app {name} in {report:#}"))
+    };
+    // The pruning app would be stopped by the share guard ...
+    assert_eq!(app("shop")["path"], "shop/us-east-1");
+    assert_eq!(
+        app("shop")["change"]["prune_refused"]["guard"],
+        "max-prune-share"
+    );
+    // ... the other one prunes nothing: its agent keeps what left Git.
+    let infra = &app("infra")["change"];
+    assert_eq!(app("infra")["ok"], true, "{infra:#}");
+    assert!(infra["prune"].as_array().unwrap().is_empty());
+    assert_eq!(infra["kept"].as_array().unwrap().len(), 2, "{infra:#}");
+    let text = vet(repo.work_path(), &args).stdout;
+    assert!(
+        text.contains("region us-east-1 (app shop: shop/us-east-1, cluster us-east-1): FAILED"),
+        "{text}"
+    );
+}

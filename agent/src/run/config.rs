@@ -299,13 +299,25 @@ pub fn app_specs(args: &RunArgs, apps_file: Option<AppsFile>) -> Result<Vec<AppS
         }
         (None, None) => return Err("give --path TEMPLATE or --apps FILE".into()),
     };
+    region_apps(&args.region, &args.cluster, &common, entries)
+}
+
+/// The apps of one region's agent: each entry's path templated for the
+/// region and cluster, its variables over `common` (see [`region_vars`]).
+/// `rudder run` builds its own with it, `rudder vet` every region's.
+pub fn region_apps(
+    region: &str,
+    cluster: &str,
+    common: &BTreeMap<String, String>,
+    entries: Vec<AppEntry>,
+) -> Result<Vec<AppSpec>, String> {
     entries
         .into_iter()
         .map(|entry| {
             let mut vars = common.clone();
             vars.extend(entry.vars);
             Ok(AppSpec {
-                path: expand_template(&entry.path, &args.region, &args.cluster)?,
+                path: expand_template(&entry.path, region, cluster)?,
                 field_manager: format!("rudder/{}", entry.name),
                 name: entry.name,
                 prune: entry.prune,
