@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use rudder_reconciler::applyset::ApplySetParent;
+use rudder_reconciler::plan::PlanOptions;
 use rudder_reconciler::sync::SyncOptions;
 use rudder_reconciler::target::Target;
 use serde_json::Value;
@@ -71,26 +72,37 @@ impl ClusterArgs {
 
     /// The sync options these arguments ask for.
     pub fn sync_options(&self, default_namespace: String) -> anyhow::Result<SyncOptions> {
-        if !(0.0..=1.0).contains(&self.max_prune_share) {
-            anyhow::bail!(
-                "--max-prune-share {}: must be between 0 and 1",
-                self.max_prune_share
-            );
-        }
+        let plan = prune_guards(self.prune, self.max_prune_share, self.allow_empty_prune)?;
         let name = match &self.name {
             Some(name) => name.clone(),
             None => default_set_name(&self.path)?,
         };
         let mut options = SyncOptions::new(ApplySetParent::new(name, self.namespace.clone()));
-        options.plan.prune = self.prune;
-        options.plan.max_prune_share = self.max_prune_share;
-        options.plan.allow_over_share = self.max_prune_share >= 1.0;
-        options.plan.allow_empty_render = self.allow_empty_prune;
+        options.plan = plan;
         options.apply.recreate = self.recreate;
         options.concurrency = self.concurrency.max(1);
         options.default_namespace = default_namespace;
         Ok(options)
     }
+}
+
+/// The prune guards as `--prune`, `--max-prune-share` (1 allows any share)
+/// and `--allow-empty-prune` ask for them: one reading for `sync`, `diff`,
+/// `run` and `vet`, so each judges a prune as the others would.
+pub fn prune_guards(
+    prune: bool,
+    max_prune_share: f64,
+    allow_empty_prune: bool,
+) -> anyhow::Result<PlanOptions> {
+    if !(0.0..=1.0).contains(&max_prune_share) {
+        anyhow::bail!("--max-prune-share {max_prune_share}: must be between 0 and 1");
+    }
+    Ok(PlanOptions {
+        prune,
+        max_prune_share,
+        allow_over_share: max_prune_share >= 1.0,
+        allow_empty_render: allow_empty_prune,
+    })
 }
 
 /// Connects to the cluster a kubeconfig (or, without one, `$KUBECONFIG`,

@@ -12,12 +12,14 @@ mod diff_cmd;
 mod leader;
 mod render_cmd;
 mod run;
+mod schema;
 mod server;
 // A few accessors serve only the source tests (agent/tests/source_git.rs).
 #[allow(dead_code, unused_imports)]
 mod source;
 mod status;
 mod sync_cmd;
+mod vet_cmd;
 
 /// rudder: a GitOps pull agent for multi-region Kubernetes.
 ///
@@ -44,6 +46,11 @@ enum Command {
     /// The agent: follow a Git repository, keep this region in sync, heal
     /// drift, and serve status, metrics and webhooks over HTTP.
     Run(Box<run::config::RunArgs>),
+    /// Check a commit of a fleet repository for every region without a
+    /// cluster: render, schema, and (with --base) what would be created,
+    /// changed and pruned. Exit 0 all passed, 1 errors found, 2 could not
+    /// run.
+    Vet(vet_cmd::VetArgs),
 }
 
 fn main() -> ExitCode {
@@ -57,6 +64,7 @@ fn main() -> ExitCode {
         Command::Sync(args) => report(with_runtime(sync_cmd::run(&args), false), 1),
         // `kubectl diff` exits 2 on error; so does rudder diff.
         Command::Diff(args) => report(with_runtime(diff_cmd::run(&args), false), 2),
+        Command::Vet(args) => report(vet_cmd::run(&args), 2),
         Command::Run(args) => {
             let json = args.log_format == "json";
             report(with_runtime(run::run(*args), json), 1)

@@ -71,21 +71,32 @@ pub fn object_diff(
     live: Option<&Value>,
     desired: Option<&Value>,
 ) -> Option<String> {
-    let mut live = live.map(without_server_fields);
-    let mut desired = desired.map(without_server_fields);
-    redact::redact_pair(live.as_mut(), desired.as_mut());
-    if live == desired {
+    object_diff_between(reference, ("live", live), ("desired", desired))
+}
+
+/// [`object_diff`] between any two versions of an object, each side named
+/// by its label in the headers (`rudder vet` compares two revisions:
+/// `base/<Kind/ns/name>` and `head/<Kind/ns/name>`).
+pub fn object_diff_between(
+    reference: &ObjectRef,
+    (old_label, old): (&str, Option<&Value>),
+    (new_label, new): (&str, Option<&Value>),
+) -> Option<String> {
+    let mut old = old.map(without_server_fields);
+    let mut new = new.map(without_server_fields);
+    redact::redact_pair(old.as_mut(), new.as_mut());
+    if old == new {
         return None;
     }
-    let live_text = live.as_ref().map(to_text).unwrap_or_default();
-    let desired_text = desired.as_ref().map(to_text).unwrap_or_default();
-    let diff = TextDiff::from_lines(&live_text, &desired_text);
+    let old_text = old.as_ref().map(to_text).unwrap_or_default();
+    let new_text = new.as_ref().map(to_text).unwrap_or_default();
+    let diff = TextDiff::from_lines(&old_text, &new_text);
     let text = diff
         .unified_diff()
         .context_radius(CONTEXT_LINES)
         .header(
-            &format!("live/{reference}"),
-            &format!("desired/{reference}"),
+            &format!("{old_label}/{reference}"),
+            &format!("{new_label}/{reference}"),
         )
         .to_string();
     // Values that differ only in representation (e.g. map order) print the
@@ -234,6 +245,34 @@ mod tests {
         let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"}, "data": {"k": "dmFsdWU="}});
         assert_eq!(
             object_diff(&reference(&secret), Some(&secret), Some(&secret)),
+            None
+        );
+    }
+
+    #[test]
+    fn diff_between_revisions_names_both_sides_and_redacts_secrets() {
+        let secret = |password: &str| {
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "db", "namespace": "shop"},
+                   "data": {"password": STANDARD.encode(password), "user": STANDARD.encode("app")}})
+        };
+        let (old, new) = (secret("first-password"), secret("second-password"));
+        let r = ObjectRef::from_object(&new).unwrap();
+        let diff = object_diff_between(&r, ("base", Some(&old)), ("head", Some(&new))).unwrap();
+        assert!(
+            diff.starts_with("--- base/Secret/shop/db\n+++ head/Secret/shop/db\n"),
+            "{diff}"
+        );
+        assert!(diff.contains(redact::REDACTED_AFTER), "{diff}");
+        for leak in [
+            "first-password",
+            "second-password",
+            &STANDARD.encode("first-password"),
+        ] {
+            assert!(!diff.contains(leak), "{leak} in {diff}");
+        }
+        assert_eq!(
+            object_diff_between(&r, ("base", Some(&old)), ("head", Some(&old))),
             None
         );
     }

@@ -269,6 +269,36 @@ impl DesiredObject {
     }
 }
 
+/// Places an object as the apiserver will read it: a namespaced object that
+/// names no namespace gets `default_namespace`, a cluster-scoped one loses
+/// the namespace it names. Done before hashing, so that writing the
+/// namespace out (or leaving it implicit) is no change. What `sync` does
+/// with the scope discovery reports, and `rudder vet` with the scope of the
+/// built-in kinds.
+///
+/// ```
+/// let mut cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+/// rudder_reconciler::object::place_namespace(&mut cm, true, "apps");
+/// assert_eq!(cm["metadata"]["namespace"], "apps");
+/// ```
+pub fn place_namespace(object: &mut Value, namespaced: bool, default_namespace: &str) {
+    let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let named = meta
+        .get("namespace")
+        .and_then(Value::as_str)
+        .is_some_and(|ns| !ns.is_empty());
+    if namespaced && !named {
+        meta.insert(
+            "namespace".into(),
+            Value::String(default_namespace.to_owned()),
+        );
+    } else if !namespaced && named {
+        meta.remove("namespace");
+    }
+}
+
 /// The value of one annotation, if present and a string.
 pub fn annotation<'a>(object: &'a Value, key: &str) -> Option<&'a str> {
     object
@@ -674,5 +704,28 @@ mod tests {
         assert!(!prune_disabled(&obj));
         obj["metadata"]["annotations"] = json!({PRUNE_ANNOTATION: "disabled"});
         assert!(prune_disabled(&obj));
+    }
+
+    #[test]
+    fn namespaced_objects_get_the_default_namespace_and_cluster_scoped_ones_lose_theirs() {
+        let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": ""}});
+        place_namespace(&mut cm, true, "apps");
+        assert_eq!(cm["metadata"]["namespace"], "apps");
+        let mut own = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}});
+        place_namespace(&mut own, true, "apps");
+        assert_eq!(own["metadata"]["namespace"], "shop");
+        let mut ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop", "namespace": "x"}});
+        place_namespace(&mut ns, false, "apps");
+        assert!(ns["metadata"].get("namespace").is_none(), "{ns}");
+        // Written out or left implicit: the same desired object.
+        let mut implicit =
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}});
+        let mut explicit = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}});
+        place_namespace(&mut implicit, true, "default");
+        place_namespace(&mut explicit, true, "default");
+        assert_eq!(
+            DesiredObject::new(implicit).unwrap(),
+            DesiredObject::new(explicit).unwrap()
+        );
     }
 }

@@ -18,7 +18,7 @@ use crate::applyset::{self, ApplySetParent};
 use crate::inventory::{Inventory, InventoryEntry};
 use crate::inventory_store::{self, InventoryStoreError};
 use crate::live::{self, LiveMembers};
-use crate::object::{DesiredObject, ObjectKey, ObjectRef};
+use crate::object::{self, DesiredObject, ObjectKey, ObjectRef};
 use crate::plan::{self, PlanOptions, PruneDecision, RenderOutcome};
 use crate::prune;
 use crate::stage::Stage;
@@ -113,16 +113,11 @@ pub async fn prepare(
             ObjectRef::from_object(&object).map_err(|e| SyncError::Invalid(e.to_string()))?;
         match target.resolve(&reference).await {
             Ok(resolved) => {
-                if resolved.namespaced && reference.namespace.is_none() {
-                    object["metadata"]["namespace"] =
-                        Value::String(options.default_namespace.clone());
-                }
-                if !resolved.namespaced
-                    && reference.namespace.is_some()
-                    && let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut)
-                {
-                    meta.remove("namespace");
-                }
+                object::place_namespace(
+                    &mut object,
+                    resolved.namespaced,
+                    &options.default_namespace,
+                );
             }
             // A custom resource whose CRD is applied in this very sync:
             // resolved again after the CRD stage.

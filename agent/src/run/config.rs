@@ -245,6 +245,20 @@ pub fn parse_vars(items: &[String]) -> Result<BTreeMap<String, String>, String> 
     Ok(out)
 }
 
+/// The variables every render of this region gets: `RUDDER_REGION` and
+/// `RUDDER_CLUSTER`, then the `--var`s (which may override them).
+pub fn region_vars(
+    region: &str,
+    cluster: &str,
+    vars: &[String],
+) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    out.insert("RUDDER_REGION".to_string(), region.to_string());
+    out.insert("RUDDER_CLUSTER".to_string(), cluster.to_string());
+    out.extend(parse_vars(vars)?);
+    Ok(out)
+}
+
 /// Reads an apps file's text; errors name the file (and line, from the
 /// YAML parser).
 pub fn parse_apps_file(file: &str, text: &str) -> Result<AppsFile, String> {
@@ -271,10 +285,7 @@ pub fn parse_apps_file(file: &str, text: &str) -> Result<AppsFile, String> {
 /// Every render gets `RUDDER_REGION` and `RUDDER_CLUSTER`, then `--var`s,
 /// then the app's own `vars` (the most specific wins).
 pub fn app_specs(args: &RunArgs, apps_file: Option<AppsFile>) -> Result<Vec<AppSpec>, String> {
-    let mut common = BTreeMap::new();
-    common.insert("RUDDER_REGION".to_string(), args.region.clone());
-    common.insert("RUDDER_CLUSTER".to_string(), args.cluster.clone());
-    common.extend(parse_vars(&args.vars)?);
+    let common = region_vars(&args.region, &args.cluster, &args.vars)?;
     let entries = match (apps_file, &args.path) {
         (Some(file), _) => file.apps,
         (None, Some(template)) => {
@@ -288,13 +299,25 @@ pub fn app_specs(args: &RunArgs, apps_file: Option<AppsFile>) -> Result<Vec<AppS
         }
         (None, None) => return Err("give --path TEMPLATE or --apps FILE".into()),
     };
+    region_apps(&args.region, &args.cluster, &common, entries)
+}
+
+/// The apps of one region's agent: each entry's path templated for the
+/// region and cluster, its variables over `common` (see [`region_vars`]).
+/// `rudder run` builds its own with it, `rudder vet` every region's.
+pub fn region_apps(
+    region: &str,
+    cluster: &str,
+    common: &BTreeMap<String, String>,
+    entries: Vec<AppEntry>,
+) -> Result<Vec<AppSpec>, String> {
     entries
         .into_iter()
         .map(|entry| {
             let mut vars = common.clone();
             vars.extend(entry.vars);
             Ok(AppSpec {
-                path: expand_template(&entry.path, &args.region, &args.cluster)?,
+                path: expand_template(&entry.path, region, cluster)?,
                 field_manager: format!("rudder/{}", entry.name),
                 name: entry.name,
                 prune: entry.prune,

@@ -17,10 +17,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use rudder_reconciler::app::App;
 use rudder_reconciler::applyset::ApplySetParent;
+use rudder_reconciler::plan::PlanOptions;
 use rudder_reconciler::sync::SyncOptions;
 use tokio::sync::{mpsc, watch};
 
-use crate::cluster_args::connect;
+use crate::cluster_args::{connect, prune_guards};
 use crate::leader::{Elector, default_identity};
 use crate::server::{self, ServerState, metrics::Metrics};
 use crate::source::{Auth, GitSource, SourceSpec};
@@ -43,12 +44,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let specs = config::app_specs(&args, apps_file).map_err(anyhow::Error::msg)?;
-    if !(0.0..=1.0).contains(&args.max_prune_share) {
-        anyhow::bail!(
-            "--max-prune-share {}: must be between 0 and 1",
-            args.max_prune_share
-        );
-    }
+    let guards = prune_guards(false, args.max_prune_share, args.allow_empty_prune)?;
     let webhook_secret = match &args.webhook_secret_file {
         Some(path) => {
             let secret = std::fs::read(path)
@@ -142,7 +138,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (snapshot_tx, snapshot_rx) = watch::channel(None);
     let mut tasks = Vec::new();
     for spec in specs {
-        let options = sync_options(&args, &spec, default_namespace.clone());
+        let options = sync_options(&args, &spec, &guards, default_namespace.clone());
         let events = app_loop_events(&target, &identity, &args.namespace, &spec);
         let worker = app_loop::AppWorker {
             app: App::new(spec.name.clone(), target.clone(), options),
@@ -213,15 +209,20 @@ fn app_loop_events(
     events::EventSink::new(target.client(), identity, namespace, &spec.name)
 }
 
-fn sync_options(args: &RunArgs, spec: &AppSpec, default_namespace: String) -> SyncOptions {
+fn sync_options(
+    args: &RunArgs,
+    spec: &AppSpec,
+    guards: &PlanOptions,
+    default_namespace: String,
+) -> SyncOptions {
     let mut options = SyncOptions::new(ApplySetParent::new(
         spec.name.clone(),
         args.namespace.clone(),
     ));
-    options.plan.prune = spec.prune;
-    options.plan.max_prune_share = args.max_prune_share;
-    options.plan.allow_over_share = args.max_prune_share >= 1.0;
-    options.plan.allow_empty_render = args.allow_empty_prune;
+    options.plan = PlanOptions {
+        prune: spec.prune,
+        ..guards.clone()
+    };
     options.apply.recreate = args.recreate;
     options.apply.field_manager = spec.field_manager.clone();
     options.concurrency = args.concurrency.max(1);

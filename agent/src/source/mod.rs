@@ -145,6 +145,50 @@ impl Snapshot {
     pub fn repo_path(&self) -> &Path {
         &self.repo_path
     }
+
+    /// A commit of the local repository at (or above) `dir`, a work clone
+    /// or a bare one, read from its object database: nothing is checked
+    /// out and the work tree is not looked at. `revision` is anything `git
+    /// rev-parse` takes (`HEAD`, `main`, `HEAD~1`, a tag, an id). What
+    /// `rudder vet` renders.
+    pub fn local(dir: &Path, revision: &str) -> Result<Snapshot, SourceError> {
+        let shown = dir.display().to_string();
+        let git = |message: String| SourceError::Git {
+            repo: shown.clone(),
+            message,
+        };
+        let repo = Repository::discover(dir).map_err(|e| {
+            git(format!(
+                "not a Git repository (nor inside one): {}; rudder reads commits, so run it on a clone of the fleet repository",
+                e.message()
+            ))
+        })?;
+        let commit = repo
+            .revparse_single(revision)
+            .and_then(|object| object.peel_to_commit())
+            .map_err(|_| SourceError::RefMissing {
+                repo: shown.clone(),
+                reference: revision.to_string(),
+            })?;
+        // A linked work tree keeps its objects in the common directory.
+        Ok(Snapshot::of(&commit, repo.commondir(), &shown))
+    }
+
+    fn of(commit: &git2::Commit<'_>, repo_path: &Path, repo_shown: &str) -> Snapshot {
+        let summary = String::from_utf8_lossy(commit.message_bytes())
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        Snapshot {
+            revision: commit.id().to_string(),
+            commit_time: commit.time().seconds(),
+            summary,
+            repo_path: repo_path.to_path_buf(),
+            repo_shown: repo_shown.to_string(),
+            tree_id: commit.tree_id(),
+        }
+    }
 }
 
 impl GitSource {
@@ -225,19 +269,7 @@ impl GitSource {
                 repo: self.url.shown.clone(),
                 reference: commit.to_string(),
             })?;
-        let summary = String::from_utf8_lossy(c.message_bytes())
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string();
-        Ok(Snapshot {
-            revision: oid.to_string(),
-            commit_time: c.time().seconds(),
-            summary,
-            repo_path: self.repo.path().to_path_buf(),
-            repo_shown: self.url.shown.clone(),
-            tree_id: c.tree_id(),
-        })
+        Ok(Snapshot::of(&c, self.repo.path(), &self.url.shown))
     }
 
     /// `git ls-remote`: connect, list, disconnect.
