@@ -27,11 +27,26 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 {{- end -}}
 
-{{/* The rules with read verbs only (the namespaced scope's cluster-wide part). */}}
+{{/* rbac.rules without Namespaces (cluster-scoped: not for a team's Role). */}}
+{{- define "rudder.namespacedRules" -}}
+{{- range .Values.rbac.rules }}
+{{- $resources := without .resources "namespaces" }}
+{{- if $resources }}
+- apiGroups: {{ toJson .apiGroups }}
+  resources: {{ toJson $resources }}
+  verbs: {{ toJson .verbs }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The same kinds with read verbs only (the namespaced scope's cluster-wide part). */}}
 {{- define "rudder.readRules" -}}
 {{- range .Values.rbac.rules }}
+{{- $resources := without .resources "namespaces" }}
+{{- if $resources }}
 - apiGroups: {{ toJson .apiGroups }}
-  resources: {{ without .resources "namespaces" | toJson }}
+  resources: {{ toJson $resources }}
   verbs: ["get", "list", "watch"]
+{{- end }}
 {{- end }}
 {{- end -}}
