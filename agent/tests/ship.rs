@@ -1,0 +1,928 @@
+//! What ships beside the binary, checked against real parts: the example
+//! fleet (`examples/fleet`) renders as `kubectl kustomize` renders it; the
+//! install manifests (`manifests/`) and the Helm chart (`helm/rudder`) are
+//! accepted by a test-bed kube-apiserver (`kubectl apply --server-side
+//! --dry-run=server`) and `helm lint` passes; and their RBAC is proven by
+//! running the real `rudder run` with nothing but a ServiceAccount token
+//! (TokenRequest) against the example fleet served by `git daemon`: it
+//! syncs, prunes and heals with the default ClusterRole, and with the
+//! namespaced variant an object outside the allowed namespaces fails with
+//! an RBAC error naming it. helm must be on PATH (`scripts/test.sh` builds
+//! it from Go modules when absent).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use integration_tests::agent::AgentProcess;
+use integration_tests::git_server::{FleetRepo, GitDaemon};
+use integration_tests::{Cluster, ClusterOptions};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{ConfigMap, Event, Namespace, Service, ServiceAccount};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use kube::Resource;
+use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use serde_json::Value;
+
+const RUDDER: &str = env!("CARGO_BIN_EXE_rudder");
+const REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-1"];
+/// The pinned helm, as `scripts/test.sh` builds it.
+const HELM_VERSION: &str = "v3.22.0";
+/// Three regions' worth of HPA scaling and kwok pods on two busy cores.
+const LONG: Duration = Duration::from_secs(300);
+/// The demo Secret value of `environments/production`: never in a log or
+/// `/status`.
+const FLEET_SECRET: &str = "demo-production-key-not-a-secret";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("the repository root")
+}
+
+/// Runs a command to completion, feeding `stdin`.
+fn run(program: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    use std::io::Write as _;
+    let mut child = Command::new(program)
+        .args(args)
+        .current_dir(root())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} does not start: {e}"));
+    if let Some(input) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin");
+        pipe.write_all(input).expect("writing stdin");
+    }
+    child.wait_with_output().expect("waiting for the command")
+}
+
+/// stdout of a command that must succeed.
+fn run_ok(program: &str, args: &[&str], stdin: Option<&[u8]>) -> String {
+    let out = run(program, args, stdin);
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Panics with how to get helm when it is not on PATH.
+fn require_helm() {
+    let found = Command::new("helm")
+        .args(["version", "--short"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        found,
+        "helm is not on PATH: run scripts/test.sh (it builds helm {HELM_VERSION} from Go modules into the cache), \
+         or `go install helm.sh/helm/v3/cmd/helm@{HELM_VERSION}` and put $(go env GOPATH)/bin on PATH"
+    );
+}
+
+fn kustomize(dir: &str) -> String {
+    run_ok("kubectl", &["kustomize", dir], None)
+}
+
+/// `helm template rudder helm/rudder -n rudder-system` with the CI values
+/// and `sets`.
+fn helm_template(sets: &[&str]) -> String {
+    require_helm();
+    let mut args = vec![
+        "template",
+        "rudder",
+        "helm/rudder",
+        "--namespace",
+        "rudder-system",
+        "--values",
+        "helm/rudder/ci/example-values.yaml",
+    ];
+    for set in sets {
+        args.extend(["--set", set]);
+    }
+    run_ok("helm", &args, None)
+}
+
+/// The YAML documents of a stream, without empty ones.
+fn documents(stream: &str) -> Vec<String> {
+    let mut docs = vec![String::new()];
+    for line in stream.lines() {
+        if line == "---" {
+            docs.push(String::new());
+        } else {
+            let last = docs.last_mut().expect("one document");
+            last.push_str(line);
+            last.push('\n');
+        }
+    }
+    docs.retain(|d| {
+        d.lines()
+            .any(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    });
+    docs
+}
+
+fn kind_of(document: &str) -> &str {
+    document
+        .lines()
+        .find_map(|l| l.strip_prefix("kind: "))
+        .unwrap_or("")
+        .trim()
+}
+
+fn parse(document: &str) -> Value {
+    serde_saphyr::from_str(document).expect("a YAML document")
+}
+
+/// The documents of `stream` whose kind is in `kinds`, as one stream.
+fn only_kinds(stream: &str, kinds: &[&str]) -> String {
+    documents(stream)
+        .into_iter()
+        .filter(|d| kinds.contains(&kind_of(d)))
+        .collect::<Vec<_>>()
+        .join("---\n")
+}
+
+/// The one document of `kind` named `name`, parsed.
+fn find(stream: &str, kind: &str, name: &str) -> Value {
+    documents(stream)
+        .iter()
+        .filter(|d| kind_of(d) == kind)
+        .map(|d| parse(d))
+        .find(|v| v["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name} in:\n{stream}"))
+}
+
+#[test]
+fn example_regions_render_as_kubectl_kustomize() {
+    for region in REGIONS {
+        let dir = format!("examples/fleet/clusters/{region}");
+        let expected = kustomize(&dir);
+        let ours = run_ok(RUDDER, &["render", &dir], None);
+        assert_eq!(
+            ours, expected,
+            "rudder render {dir} differs from kubectl kustomize {dir}"
+        );
+        // What the demo and the runbook rely on, read from the oracle.
+        let kinds: Vec<String> = documents(&expected)
+            .iter()
+            .map(|d| kind_of(d).to_string())
+            .collect();
+        for kind in [
+            "Namespace",
+            "ConfigMap",
+            "Secret",
+            "Service",
+            "Deployment",
+            "HorizontalPodAutoscaler",
+            "PodDisruptionBudget",
+            "Ingress",
+            "NetworkPolicy",
+        ] {
+            assert!(
+                kinds.iter().any(|k| k == kind),
+                "{region}: no {kind} in {kinds:?}"
+            );
+        }
+        let deployment = find(&expected, "Deployment", "web");
+        assert_eq!(
+            deployment["metadata"]["annotations"]["rudder.io/ignore-fields"],
+            "/spec/replicas"
+        );
+        let zones = &deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"]
+            [0]["preference"]["matchExpressions"][0];
+        assert_eq!(zones["key"], "topology.kubernetes.io/zone");
+        assert!(
+            zones["values"][0]
+                .as_str()
+                .is_some_and(|z| z.starts_with(region)),
+            "{region}: {zones}"
+        );
+        let image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(image.contains(&format!(".{region}.")), "{region}: {image}");
+        let ingress = find(&expected, "Ingress", "web");
+        assert!(
+            ingress["spec"]["rules"][0]["host"]
+                .as_str()
+                .is_some_and(|h| h.contains(region)),
+            "{region}: {ingress}"
+        );
+    }
+    // The active/passive pair: one active, one passive, the staging region neither.
+    let role = |region: &str| {
+        let out = kustomize(&format!("examples/fleet/clusters/{region}"));
+        documents(&out)
+            .iter()
+            .map(|d| parse(d))
+            .find(|v| v["kind"] == "ConfigMap" && v["metadata"]["name"] == "region-role")
+            .map(|v| v["data"]["role"].as_str().unwrap_or_default().to_string())
+    };
+    assert_eq!(role("us-east-1").as_deref(), Some("active"));
+    assert_eq!(role("eu-west-1").as_deref(), Some("passive"));
+    assert_eq!(role("ap-southeast-1"), None);
+}
+
+#[test]
+fn helm_lint_passes_and_the_chart_refuses_to_render_without_its_required_values() {
+    require_helm();
+    // The CI values alone, then with the optional parts switched on.
+    for sets in [
+        "",
+        "rbac.scope=namespaced,rbac.namespaces={storefront,shop}",
+        "replicas=2,serviceMonitor.enabled=true,gitAuth.type=https-basic,gitAuth.secretName=git",
+    ] {
+        let mut args = vec![
+            "lint",
+            "helm/rudder",
+            "--strict",
+            "--values",
+            "helm/rudder/ci/example-values.yaml",
+        ];
+        if !sets.is_empty() {
+            args.extend(["--set", sets]);
+        }
+        let out = run_ok("helm", &args, None);
+        assert!(
+            out.contains("1 chart(s) linted, 0 chart(s) failed"),
+            "{sets}: {out}"
+        );
+    }
+    // Without repo, region and cluster the schema refuses, naming them.
+    let bare = run("helm", &["lint", "helm/rudder"], None);
+    let text =
+        String::from_utf8_lossy(&bare.stdout).to_string() + &String::from_utf8_lossy(&bare.stderr);
+    assert!(
+        !bare.status.success(),
+        "lint without values passed:\n{text}"
+    );
+    for value in ["repo", "region", "cluster"] {
+        assert!(text.contains(value), "no mention of {value}:\n{text}");
+    }
+    // A namespaced scope without namespaces is refused with the reason.
+    let out = run(
+        "helm",
+        &[
+            "template",
+            "rudder",
+            "helm/rudder",
+            "--values",
+            "helm/rudder/ci/example-values.yaml",
+            "--set",
+            "rbac.scope=namespaced",
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rbac.namespaces"));
+}
+
+#[test]
+fn chart_and_manifests_grant_the_same_permissions_and_namespace_every_object() {
+    let chart = helm_template(&[]);
+    let manifests = kustomize("manifests/overlays/us-east-1");
+    let namespaced = helm_template(&["rbac.scope=namespaced", "rbac.namespaces={storefront}"]);
+    let team = kustomize("manifests/overlays/us-east-1-team");
+    for (chart_stream, manifest_stream, kind, name) in [
+        (&chart, &manifests, "ClusterRole", "rudder"),
+        (&chart, &manifests, "Role", "rudder"),
+        (&namespaced, &team, "Role", "rudder-manage"),
+        (&namespaced, &team, "ClusterRole", "rudder-read"),
+    ] {
+        assert_eq!(
+            find(chart_stream, kind, name)["rules"],
+            find(manifest_stream, kind, name)["rules"],
+            "{kind} {name}: the chart and manifests/ grant different rules"
+        );
+    }
+    // A team may not touch Namespaces, not even its own.
+    assert!(
+        !find(&team, "Role", "rudder-manage")
+            .to_string()
+            .contains("\"namespaces\"")
+    );
+    let cluster_scoped = [
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "Namespace",
+        "CustomResourceDefinition",
+    ];
+    for variant in [
+        helm_template(&[
+            "serviceMonitor.enabled=true",
+            "replicas=2",
+            "gitAuth.type=https-token",
+            "gitAuth.secretName=git-token",
+            "webhook.secretName=webhook",
+        ]),
+        namespaced,
+    ] {
+        for doc in documents(&variant) {
+            let value = parse(&doc);
+            if cluster_scoped.contains(&kind_of(&doc)) {
+                continue;
+            }
+            let namespace = value["metadata"]["namespace"].as_str().unwrap_or("");
+            let kind = kind_of(&doc);
+            if kind == "Role" || kind == "RoleBinding" {
+                assert!(!namespace.is_empty(), "{doc}");
+            } else {
+                assert_eq!(namespace, "rudder-system", "{doc}");
+            }
+        }
+        let deployment = find(&variant, "Deployment", "rudder");
+        let env = deployment["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let var = |name: &str| {
+            env.iter()
+                .find(|e| e["name"] == name)
+                .map(|e| e["value"].clone())
+        };
+        assert_eq!(var("RUDDER_REGION"), Some("eu-west-1".into()));
+        assert_eq!(var("RUDDER_NAMESPACE"), Some("rudder-system".into()));
+    }
+    let ha = helm_template(&["replicas=2"]);
+    let env =
+        &find(&ha, "Deployment", "rudder")["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(
+        env.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["name"] == "RUDDER_LEADER_ELECT" && e["value"] == "true"),
+        "two replicas without leader election: {env}"
+    );
+}
+
+/// A minimal ServiceMonitor CRD (group, kind and an open schema): enough
+/// for the apiserver to accept the optional ServiceMonitor in a dry run,
+/// without the Prometheus Operator's real schema.
+const SERVICE_MONITOR_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: servicemonitors.monitoring.coreos.com
+spec:
+  group: monitoring.coreos.com
+  scope: Namespaced
+  names: {plural: servicemonitors, singular: servicemonitor, kind: ServiceMonitor, listKind: ServiceMonitorList}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema:
+          type: object
+          x-kubernetes-preserve-unknown-fields: true
+"#;
+
+async fn create_namespace(cluster: &Cluster, name: &str) {
+    let namespaces: Api<Namespace> = Api::all(cluster.client());
+    let ns: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": name}})).unwrap();
+    match namespaces.create(&PostParams::default(), &ns).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(e) => panic!("creating namespace {name}: {e}"),
+    }
+}
+
+fn admin_kubectl(cluster: &Cluster, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let mut all = vec!["--kubeconfig", kubeconfig.as_str()];
+    all.extend(args);
+    run("kubectl", &all, stdin)
+}
+
+/// `kubectl apply --server-side --dry-run=server -f -` of `stream`: must
+/// succeed and report every object as applied in the dry run.
+fn dry_run(cluster: &Cluster, what: &str, stream: &str) {
+    let out = admin_kubectl(
+        cluster,
+        &[
+            "apply",
+            "--server-side",
+            "--dry-run=server",
+            "--field-manager=ship-test",
+            "-f",
+            "-",
+        ],
+        Some(stream.as_bytes()),
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{what}: the apiserver refused it:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let applied = stdout
+        .lines()
+        .filter(|l| l.ends_with("(server dry run)"))
+        .count();
+    assert_eq!(
+        applied,
+        documents(stream).len(),
+        "{what}: not every object was applied:\n{stdout}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn manifests_and_chart_are_accepted_by_a_real_apiserver() {
+    require_helm();
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = Cluster::start(ClusterOptions::new("ship-dry-run", "us-east-1"), dir.path())
+        .await
+        .expect("the cluster starts");
+    // A dry run creates nothing, so the namespaces the objects live in
+    // must exist; the optional ServiceMonitor needs its CRD.
+    for namespace in ["rudder-system", "storefront"] {
+        create_namespace(&cluster, namespace).await;
+    }
+    let out = admin_kubectl(
+        &cluster,
+        &["apply", "--server-side", "-f", "-"],
+        Some(SERVICE_MONITOR_CRD.as_bytes()),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let out = admin_kubectl(
+        &cluster,
+        &[
+            "wait",
+            "--for=condition=Established",
+            "--timeout=60s",
+            "crd/servicemonitors.monitoring.coreos.com",
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{out:?}");
+
+    let overlays: Vec<String> = std::fs::read_dir(root().join("manifests/overlays"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    for region in REGIONS {
+        assert!(overlays.iter().any(|o| o == region), "no overlay {region}");
+    }
+    for overlay in &overlays {
+        let stream = kustomize(&format!("manifests/overlays/{overlay}"));
+        dry_run(&cluster, &format!("manifests/overlays/{overlay}"), &stream);
+    }
+    assert!(kustomize("manifests/overlays/us-east-1-team").contains("kind: ServiceMonitor"));
+
+    for sets in [
+        vec![],
+        vec![
+            "serviceMonitor.enabled=true",
+            "replicas=3",
+            "gitAuth.type=ssh",
+            "gitAuth.secretName=git-ssh",
+            "webhook.secretName=webhook",
+            "extraArgs={--var,TIER=gold}",
+        ],
+        vec!["rbac.scope=namespaced", "rbac.namespaces={storefront}"],
+    ] {
+        let stream = helm_template(&sets);
+        dry_run(&cluster, &format!("helm template --set {sets:?}"), &stream);
+    }
+
+    // The check can fail: an object the apiserver rejects is reported.
+    let broken = helm_template(&["replicas=2"]).replace("containerPort: 8080", "containerPort: 0");
+    let out = admin_kubectl(
+        &cluster,
+        &["apply", "--server-side", "--dry-run=server", "-f", "-"],
+        Some(broken.as_bytes()),
+    );
+    assert!(!out.status.success(), "a port 0 passed the dry run");
+}
+
+/// The ServiceAccount's token from the TokenRequest API, in a kubeconfig
+/// that holds nothing else (the test bed's CA, the server, the token).
+async fn token_kubeconfig(cluster: &Cluster, namespace: &str, account: &str, path: &Path) {
+    let accounts: Api<ServiceAccount> = Api::namespaced(cluster.client(), namespace);
+    let request = TokenRequest {
+        spec: TokenRequestSpec {
+            audiences: Vec::new(),
+            expiration_seconds: Some(3600),
+            ..TokenRequestSpec::default()
+        },
+        ..TokenRequest::default()
+    };
+    let token = accounts
+        .create_token_request(account, &PostParams::default(), &request)
+        .await
+        .expect("a token for the ServiceAccount")
+        .status
+        .expect("the TokenRequest's status")
+        .token;
+    let admin = kube::config::Kubeconfig::read_from(cluster.kubeconfig_path()).unwrap();
+    let ca = admin.clusters[0]
+        .cluster
+        .as_ref()
+        .and_then(|c| c.certificate_authority.clone())
+        .expect("the test bed's CA file");
+    std::fs::write(
+        path,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: {name}\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\nusers:\n- name: {account}\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context: {{cluster: {name}, user: {account}}}\ncurrent-context: {name}\n",
+            name = cluster.name(),
+            server = cluster.server()
+        ),
+    )
+    .unwrap();
+    // The token really is that account's, and only that.
+    let who = run_ok(
+        "kubectl",
+        &[
+            "--kubeconfig",
+            path.to_str().unwrap(),
+            "auth",
+            "whoami",
+            "-o",
+            "jsonpath={.status.userInfo.username}",
+        ],
+        None,
+    );
+    assert_eq!(who, format!("system:serviceaccount:{namespace}:{account}"));
+}
+
+/// Copies `examples/fleet` into the work clone.
+fn copy_fleet(repo: &FleetRepo) {
+    fn walk(base: &Path, dir: &Path, repo: &FleetRepo) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(base, &path, repo);
+            } else {
+                let relative = path
+                    .strip_prefix(base)
+                    .unwrap()
+                    .to_string_lossy()
+                    .into_owned();
+                repo.write(&relative, &std::fs::read_to_string(&path).unwrap());
+            }
+        }
+    }
+    let base = root().join("examples/fleet");
+    walk(&base, &base, repo);
+}
+
+/// A test-bed cluster with `rbac` (ServiceAccount and RBAC) applied by the
+/// admin, `namespaces` created first, and a kubeconfig holding only the
+/// ServiceAccount's token.
+struct TokenBed {
+    dir: tempfile::TempDir,
+    cluster: Cluster,
+    kubeconfig: PathBuf,
+}
+
+impl TokenBed {
+    async fn start(name: &str, rbac: &str, namespaces: &[&str]) -> TokenBed {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = Cluster::start(ClusterOptions::new(name, "us-east-1"), dir.path())
+            .await
+            .expect("the cluster starts");
+        for namespace in namespaces {
+            create_namespace(&cluster, namespace).await;
+        }
+        let out = admin_kubectl(
+            &cluster,
+            &["apply", "--server-side", "-f", "-"],
+            Some(rbac.as_bytes()),
+        );
+        assert!(out.status.success(), "{out:?}");
+        let kubeconfig = dir.path().join("kubeconfig-sa");
+        token_kubeconfig(&cluster, "rudder-system", "rudder", &kubeconfig).await;
+        TokenBed {
+            dir,
+            cluster,
+            kubeconfig,
+        }
+    }
+
+    /// `rudder run` for `path` of the repository `daemon` serves, with the
+    /// token's kubeconfig.
+    fn agent(&self, daemon: &GitDaemon, path: &str) -> AgentProcess {
+        let cache = self.dir.path().join("cache");
+        let args: Vec<String> = [
+            "--repo",
+            &daemon.url(),
+            "--path",
+            path,
+            "--region",
+            "us-east-1",
+            "--cluster",
+            self.cluster.name(),
+            "--prune",
+            "--interval",
+            "1s",
+            "--leader-elect",
+            "--lease-name",
+            "rudder-leader",
+            "--namespace",
+            "rudder-system",
+            "--kubeconfig",
+            self.kubeconfig.to_str().unwrap(),
+            "--cache-dir",
+            cache.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        AgentProcess::start(RUDDER, self.cluster.name(), &args, self.dir.path())
+    }
+}
+
+fn app(status: &Value) -> &Value {
+    &status["apps"][0]
+}
+
+fn synced_healthy_at(revision: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |s| {
+        let a = app(s);
+        a["sync"] == "Synced" && a["health"] == "Healthy" && a["applied_revision"] == revision
+    }
+}
+
+/// Polls until `probe` holds, or panics naming `what`.
+async fn eventually<F, Fut>(what: &str, timeout: Duration, probe: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !probe().await {
+        assert!(Instant::now() < deadline, "not within {timeout:?}: {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn assert_no_secret_leak(agent: &AgentProcess) {
+    let status = agent.get("/status").map(|r| r.1).unwrap_or_default();
+    for (what, text) in [("log", agent.log()), ("status", status)] {
+        assert!(
+            !text.contains(FLEET_SECRET),
+            "the fleet's Secret value is in rudder's {what}"
+        );
+    }
+}
+
+/// The chart's ServiceAccount and RBAC (default: ClusterRole) and a token:
+/// the example fleet syncs and becomes Healthy, a removed file is pruned, a
+/// deleted object comes back; the Lease and Events are written.
+#[tokio::test(flavor = "multi_thread")]
+async fn chart_rbac_is_enough_to_sync_prune_and_heal_the_example_fleet() {
+    let chart = helm_template(&[]);
+    let rbac = only_kinds(
+        &chart,
+        &[
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
+        ],
+    );
+    assert_eq!(documents(&rbac).len(), 5, "{rbac}");
+    let bed = TokenBed::start("ship-rbac", &rbac, &["rudder-system"]).await;
+    let repo = FleetRepo::new();
+    copy_fleet(&repo);
+    let first = repo.commit("the example fleet");
+    let daemon = GitDaemon::start(&repo);
+    let agent = bed.agent(&daemon, "clusters/{region}");
+    let status = agent
+        .wait_for("Synced and Healthy", LONG, synced_healthy_at(&first))
+        .await;
+    assert!(app(&status)["error"].is_null(), "{status:#}");
+
+    let client = bed.cluster.client();
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "storefront");
+    // rudder leaves /spec/replicas to the HPA (rudder.io/ignore-fields):
+    // the HPA raises the Deployment to the active region's minReplicas,
+    // even without a metrics server, and rudder does not undo it.
+    eventually("the HPA scales web to 3", LONG, || {
+        let deployments = deployments.clone();
+        async move {
+            deployments
+                .get_opt("web")
+                .await
+                .ok()
+                .flatten()
+                .and_then(|d| d.spec)
+                .and_then(|s| s.replicas)
+                == Some(3)
+        }
+    })
+    .await;
+    let status = agent
+        .wait_for("Healthy at 3 replicas", LONG, synced_healthy_at(&first))
+        .await;
+    assert_eq!(app(&status)["drift_corrections"], 0, "{status:#}");
+    let roles: Api<ConfigMap> = Api::namespaced(client.clone(), "storefront");
+    let role = roles
+        .get("region-role")
+        .await
+        .expect("ConfigMap region-role");
+    assert_eq!(role.data.unwrap()["role"], "active");
+    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), "storefront");
+    let hosts: Vec<String> = ingresses
+        .get("web")
+        .await
+        .unwrap()
+        .spec
+        .and_then(|s| s.rules)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| r.host)
+        .collect();
+    assert_eq!(hosts, ["web.us-east-1.example.com", "shop.example.com"]);
+    let leases: Api<Lease> = Api::namespaced(client.clone(), "rudder-system");
+    let lease = leases.get("rudder-leader").await.expect("the Lease");
+    assert!(lease.spec.and_then(|s| s.holder_identity).is_some());
+    let events: Api<Event> = Api::namespaced(client.clone(), "rudder-system");
+    eventually(
+        "an Event on the ApplySet parent",
+        Duration::from_secs(60),
+        || {
+            let events = events.clone();
+            async move {
+                events.list(&ListParams::default()).await.is_ok_and(|l| {
+                    l.items
+                        .iter()
+                        .any(|e| e.reason.as_deref() == Some("Synced"))
+                })
+            }
+        },
+    )
+    .await;
+
+    // Prune: the NetworkPolicy leaves Git, and the cluster.
+    let kustomization =
+        std::fs::read_to_string(root().join("examples/fleet/base/kustomization.yaml")).unwrap();
+    let without = kustomization.replace("  - networkpolicy.yaml\n", "");
+    assert_ne!(without, kustomization);
+    repo.write("base/kustomization.yaml", &without);
+    repo.remove("base/networkpolicy.yaml");
+    let second = repo.commit("storefront: drop the NetworkPolicy");
+    let status = agent
+        .wait_for(
+            "synced without the NetworkPolicy",
+            LONG,
+            synced_healthy_at(&second),
+        )
+        .await;
+    assert_eq!(app(&status)["history"][0]["pruned"], 1, "{status:#}");
+    let policies: Api<NetworkPolicy> = Api::namespaced(client.clone(), "storefront");
+    eventually(
+        "NetworkPolicy storefront/web pruned",
+        Duration::from_secs(60),
+        || {
+            let policies = policies.clone();
+            async move { matches!(policies.get_opt("web").await, Ok(None)) }
+        },
+    )
+    .await;
+
+    // Heal: a deleted Service comes back, through the token's permissions.
+    let services: Api<Service> = Api::namespaced(client.clone(), "storefront");
+    let before = services.get("web").await.unwrap().meta().uid.clone();
+    services
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(
+        "Service storefront/web recreated",
+        Duration::from_secs(60),
+        || {
+            let services = services.clone();
+            let before = before.clone();
+            async move {
+                services
+                    .get_opt("web")
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some_and(|s| s.metadata.uid != before)
+            }
+        },
+    )
+    .await;
+    let status = agent
+        .wait_for("a drift correction counted", LONG, |s| {
+            app(s)["drift_corrections"].as_u64().unwrap_or(0) >= 1
+        })
+        .await;
+    assert_eq!(app(&status)["sync"], "Synced", "{status:#}");
+    let replicas = deployments
+        .get("web")
+        .await
+        .unwrap()
+        .spec
+        .and_then(|s| s.replicas);
+    assert_eq!(
+        replicas,
+        Some(3),
+        "rudder fought the HPA over /spec/replicas"
+    );
+    assert_no_secret_leak(&agent);
+}
+
+/// The manifests' namespaced variant (a Role in `storefront` only): the
+/// storefront syncs, and a ConfigMap in namespace `payments` fails with
+/// RUD3002 naming it, while nothing is written there.
+#[tokio::test(flavor = "multi_thread")]
+async fn namespaced_rbac_confines_writes_and_names_the_refused_object() {
+    let team = kustomize("manifests/overlays/us-east-1-team");
+    let rbac = only_kinds(
+        &team,
+        &[
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
+        ],
+    );
+    // Cluster-wide, the variant only reads.
+    for doc in documents(&rbac)
+        .iter()
+        .filter(|d| kind_of(d) == "ClusterRole")
+    {
+        for rule in parse(doc)["rules"].as_array().unwrap() {
+            assert_eq!(
+                rule["verbs"],
+                serde_json::json!(["get", "list", "watch"]),
+                "{doc}"
+            );
+        }
+    }
+    // Namespaces are the administrators' part in this variant.
+    let bed = TokenBed::start(
+        "ship-team",
+        &rbac,
+        &["rudder-system", "storefront", "payments"],
+    )
+    .await;
+    let repo = FleetRepo::new();
+    copy_fleet(&repo);
+    // The team's overlay: the region without its Namespace (the admins
+    // made it), plus one object in a namespace the team may not change.
+    repo.write(
+        "clusters/team-us-east-1/kustomization.yaml",
+        "resources: [../us-east-1, outside.yaml]\npatches:\n- patch: |-\n    $patch: delete\n    apiVersion: v1\n    kind: Namespace\n    metadata:\n      name: storefront\n",
+    );
+    repo.write(
+        "clusters/team-us-east-1/outside.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ledger\n  namespace: payments\ndata:\n  owner: someone-else\n",
+    );
+    let first = repo.commit("a team fleet reaching outside its namespace");
+    let daemon = GitDaemon::start(&repo);
+    let agent = bed.agent(&daemon, "clusters/team-{region}");
+    let status = agent
+        .wait_for("failed on the outside object", LONG, |s| {
+            app(s)["sync"] == "Failed" && app(s)["attempted_revision"] == first.as_str()
+        })
+        .await;
+    let error = &app(&status)["error"];
+    assert_eq!(error["code"], "RUD3002", "{status:#}");
+    let message = error["message"].as_str().unwrap_or_default();
+    for word in ["ledger", "payments", "forbidden"] {
+        assert!(message.contains(word), "{word} not in {message:?}");
+    }
+    // Nothing was written outside; the allowed namespace got its objects.
+    let outside: Api<ConfigMap> = Api::namespaced(bed.cluster.client(), "payments");
+    assert!(outside.get_opt("ledger").await.unwrap().is_none());
+    let deployments: Api<Deployment> = Api::namespaced(bed.cluster.client(), "storefront");
+    eventually("Deployment storefront/web applied", LONG, || {
+        let deployments = deployments.clone();
+        async move { matches!(deployments.get_opt("web").await, Ok(Some(_))) }
+    })
+    .await;
+
+    // Taking the outside object out of Git makes the team's fleet Synced.
+    repo.write(
+        "clusters/team-us-east-1/kustomization.yaml",
+        "resources: [../us-east-1]\npatches:\n- patch: |-\n    $patch: delete\n    apiVersion: v1\n    kind: Namespace\n    metadata:\n      name: storefront\n",
+    );
+    repo.remove("clusters/team-us-east-1/outside.yaml");
+    let second = repo.commit("the team stays in its namespace");
+    agent
+        .wait_for(
+            "Synced and Healthy inside its namespace",
+            LONG,
+            synced_healthy_at(&second),
+        )
+        .await;
+    assert_no_secret_leak(&agent);
+}
