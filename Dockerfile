@@ -8,8 +8,11 @@
 FROM rust:1.89-bookworm AS build
 WORKDIR /src
 COPY . .
-# Cache mounts keep the registry and target directory between builds; the
-# binary is copied out because the target cache is not part of the layer.
+# zlib is linked statically (the runtime image has libssl but no libz);
+# libssl and glibc come from the runtime image. Cache mounts keep the
+# registry and target directory between builds; the binary is copied out
+# because the target cache is not part of the layer.
+ENV LIBZ_SYS_STATIC=1
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked -p rudder --bin rudder \

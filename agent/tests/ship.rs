@@ -926,3 +926,178 @@ async fn namespaced_rbac_confines_writes_and_names_the_refused_object() {
         .await;
     assert_no_secret_leak(&agent);
 }
+
+async fn replicas(cluster: &Cluster) -> Option<i32> {
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "storefront");
+    deployments
+        .get_opt("web")
+        .await
+        .ok()
+        .flatten()
+        .and_then(|d| d.spec)
+        .and_then(|s| s.replicas)
+}
+
+/// What a region's storefront says about its role: `region-role`, the
+/// application's `WRITES_ENABLED` (through the Deployment's generated
+/// ConfigMap) and the Ingress hosts.
+async fn role_of(cluster: &Cluster) -> (Option<String>, Option<String>, Vec<String>) {
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client(), "storefront");
+    let role = config_maps
+        .get_opt("region-role")
+        .await
+        .unwrap()
+        .and_then(|cm| cm.data)
+        .and_then(|d| d.get("role").cloned());
+    let deployments: Api<Deployment> = Api::namespaced(cluster.client(), "storefront");
+    let deployment = serde_json::to_value(deployments.get("web").await.unwrap()).unwrap();
+    let config = deployment
+        .pointer("/spec/template/spec/containers/0/envFrom/0/configMapRef/name")
+        .and_then(Value::as_str)
+        .expect("web's ConfigMap")
+        .to_string();
+    let writes = config_maps
+        .get(&config)
+        .await
+        .unwrap()
+        .data
+        .and_then(|d| d.get("WRITES_ENABLED").cloned());
+    let ingresses: Api<Ingress> = Api::namespaced(cluster.client(), "storefront");
+    let hosts = ingresses
+        .get("web")
+        .await
+        .unwrap()
+        .spec
+        .and_then(|s| s.rules)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| r.host)
+        .collect();
+    (role, writes, hosts)
+}
+
+/// The demo's shape: one `rudder run --path 'clusters/{region}' --prune`
+/// per region of a three-cluster test bed, following `examples/fleet`:
+/// every region becomes Synced and Healthy (HPAs without a metrics server,
+/// zone preferences on an unlabelled kwok node), each at its own size; then
+/// the role swap of docs/failover.md, one commit, moves the active role and
+/// the global hostname from us-east-1 to eu-west-1.
+#[tokio::test(flavor = "multi_thread")]
+async fn example_fleet_converges_in_every_region_and_fails_over_by_one_commit() {
+    let fleet = integration_tests::Fleet::start(integration_tests::FleetOptions {
+        clusters: 3,
+        ..integration_tests::FleetOptions::default()
+    })
+    .await
+    .expect("the fleet starts");
+    let work = tempfile::tempdir().unwrap();
+    let repo = FleetRepo::new();
+    copy_fleet(&repo);
+    let first = repo.commit("the example fleet");
+    let daemon = GitDaemon::start(&repo);
+    let agents: Vec<AgentProcess> = fleet
+        .clusters
+        .iter()
+        .map(|cluster| {
+            let cache = work.path().join(format!("cache-{}", cluster.region()));
+            let args: Vec<String> = [
+                "--repo",
+                &daemon.url(),
+                "--path",
+                "clusters/{region}",
+                "--region",
+                cluster.region(),
+                "--cluster",
+                cluster.name(),
+                "--prune",
+                "--interval",
+                "1s",
+                "--kubeconfig",
+                cluster.rudder_kubeconfig_path().to_str().unwrap(),
+                "--cache-dir",
+                cache.to_str().unwrap(),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+            AgentProcess::start(RUDDER, cluster.region(), &args, work.path())
+        })
+        .collect();
+    for ((agent, cluster), size) in agents.iter().zip(&fleet.clusters).zip([3, 1, 1]) {
+        agent
+            .wait_for("Synced and Healthy", LONG, synced_healthy_at(&first))
+            .await;
+        eventually(
+            &format!("{}: the HPA holds web at {size}", cluster.region()),
+            LONG,
+            || async move { replicas(cluster).await == Some(size) },
+        )
+        .await;
+        agent
+            .wait_for("Healthy at its size", LONG, synced_healthy_at(&first))
+            .await;
+    }
+    let [east, west, south] = [0, 1, 2].map(|i| &fleet.clusters[i]);
+    let global = "shop.example.com".to_string();
+    let (role, writes, hosts) = role_of(east).await;
+    assert_eq!(
+        (role.as_deref(), writes.as_deref()),
+        (Some("active"), Some("true"))
+    );
+    assert!(hosts.contains(&global), "{hosts:?}");
+    let (role, writes, hosts) = role_of(west).await;
+    assert_eq!(
+        (role.as_deref(), writes.as_deref()),
+        (Some("passive"), Some("false"))
+    );
+    assert!(!hosts.contains(&global), "{hosts:?}");
+    assert_eq!(role_of(south).await.0, None);
+
+    // The runbook's role swap: one line in each of the pair's overlays.
+    let swap = |region: &str, from: &str, to: &str| {
+        let file = format!("clusters/{region}/kustomization.yaml");
+        let text = std::fs::read_to_string(root().join("examples/fleet").join(&file)).unwrap();
+        let swapped = text.replace(
+            &format!("  - ../../components/{from}\n"),
+            &format!("  - ../../components/{to}\n"),
+        );
+        assert_ne!(swapped, text, "{file} has no {from} component line");
+        repo.write(&file, &swapped);
+    };
+    swap("us-east-1", "active", "passive");
+    swap("eu-west-1", "passive", "active");
+    let second = repo.commit("failover: eu-west-1 becomes the active region");
+    for agent in &agents {
+        agent
+            .wait_for(
+                "Synced and Healthy after the failover",
+                LONG,
+                synced_healthy_at(&second),
+            )
+            .await;
+    }
+    let (role, writes, hosts) = role_of(west).await;
+    assert_eq!(
+        (role.as_deref(), writes.as_deref()),
+        (Some("active"), Some("true"))
+    );
+    assert!(hosts.contains(&global), "{hosts:?}");
+    let (role, writes, hosts) = role_of(east).await;
+    assert_eq!(
+        (role.as_deref(), writes.as_deref()),
+        (Some("passive"), Some("false"))
+    );
+    assert!(!hosts.contains(&global), "{hosts:?}");
+    eventually(
+        "eu-west-1 scaled to the active floor",
+        LONG,
+        || async move { replicas(west).await == Some(3) },
+    )
+    .await;
+    let staging = agents[2].status().unwrap();
+    assert_eq!(
+        app(&staging)["history"][0]["result"],
+        "Unchanged",
+        "{staging:#}"
+    );
+}
