@@ -578,6 +578,36 @@ fn copy_fleet(repo: &FleetRepo) {
     walk(&base, &base, repo);
 }
 
+/// `rudder run` arguments: follow `path` of `url` as `cluster`'s region,
+/// pruning, polling every second, with `kubeconfig`.
+fn run_args(
+    url: &str,
+    path: &str,
+    cluster: &Cluster,
+    kubeconfig: &Path,
+    cache: &Path,
+) -> Vec<String> {
+    [
+        "--repo",
+        url,
+        "--path",
+        path,
+        "--region",
+        cluster.region(),
+        "--cluster",
+        cluster.name(),
+        "--prune",
+        "--interval",
+        "1s",
+        "--kubeconfig",
+        kubeconfig.to_str().unwrap(),
+        "--cache-dir",
+        cache.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
 /// A test-bed cluster with `rbac` (ServiceAccount and RBAC) applied by the
 /// admin, `namespaces` created first, and a kubeconfig holding only the
 /// ServiceAccount's token.
@@ -615,31 +645,17 @@ impl TokenBed {
     /// token's kubeconfig.
     fn agent(&self, daemon: &GitDaemon, path: &str) -> AgentProcess {
         let cache = self.dir.path().join("cache");
-        let args: Vec<String> = [
-            "--repo",
-            &daemon.url(),
-            "--path",
-            path,
-            "--region",
-            "us-east-1",
-            "--cluster",
-            self.cluster.name(),
-            "--prune",
-            "--interval",
-            "1s",
-            "--leader-elect",
-            "--lease-name",
-            "rudder-leader",
-            "--namespace",
-            "rudder-system",
-            "--kubeconfig",
-            self.kubeconfig.to_str().unwrap(),
-            "--cache-dir",
-            cache.to_str().unwrap(),
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let mut args = run_args(&daemon.url(), path, &self.cluster, &self.kubeconfig, &cache);
+        args.extend(
+            [
+                "--leader-elect",
+                "--lease-name",
+                "rudder-leader",
+                "--namespace",
+                "rudder-system",
+            ]
+            .map(String::from),
+        );
         AgentProcess::start(RUDDER, self.cluster.name(), &args, self.dir.path())
     }
 }
@@ -976,6 +992,25 @@ async fn role_of(cluster: &Cluster) -> (Option<String>, Option<String>, Vec<Stri
     (role, writes, hosts)
 }
 
+/// A region of the production pair holds `role`: `region-role` says so,
+/// the application takes writes only when active, and only the active
+/// region's Ingress serves the global hostname.
+async fn assert_role(cluster: &Cluster, role: &str) {
+    let (said, writes, hosts) = role_of(cluster).await;
+    let active = role == "active";
+    assert_eq!(said.as_deref(), Some(role), "{}", cluster.region());
+    assert_eq!(
+        writes.as_deref(),
+        Some(if active { "true" } else { "false" })
+    );
+    assert_eq!(
+        hosts.iter().any(|h| h == "shop.example.com"),
+        active,
+        "{}: {hosts:?}",
+        cluster.region()
+    );
+}
+
 /// The demo's shape: one `rudder run --path 'clusters/{region}' --prune`
 /// per region of a three-cluster test bed, following `examples/fleet`:
 /// every region becomes Synced and Healthy (HPAs without a metrics server,
@@ -1000,26 +1035,13 @@ async fn example_fleet_converges_in_every_region_and_fails_over_by_one_commit() 
         .iter()
         .map(|cluster| {
             let cache = work.path().join(format!("cache-{}", cluster.region()));
-            let args: Vec<String> = [
-                "--repo",
+            let args = run_args(
                 &daemon.url(),
-                "--path",
                 "clusters/{region}",
-                "--region",
-                cluster.region(),
-                "--cluster",
-                cluster.name(),
-                "--prune",
-                "--interval",
-                "1s",
-                "--kubeconfig",
-                cluster.rudder_kubeconfig_path().to_str().unwrap(),
-                "--cache-dir",
-                cache.to_str().unwrap(),
-            ]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+                cluster,
+                cluster.rudder_kubeconfig_path(),
+                &cache,
+            );
             AgentProcess::start(RUDDER, cluster.region(), &args, work.path())
         })
         .collect();
@@ -1038,19 +1060,8 @@ async fn example_fleet_converges_in_every_region_and_fails_over_by_one_commit() 
             .await;
     }
     let [east, west, south] = [0, 1, 2].map(|i| &fleet.clusters[i]);
-    let global = "shop.example.com".to_string();
-    let (role, writes, hosts) = role_of(east).await;
-    assert_eq!(
-        (role.as_deref(), writes.as_deref()),
-        (Some("active"), Some("true"))
-    );
-    assert!(hosts.contains(&global), "{hosts:?}");
-    let (role, writes, hosts) = role_of(west).await;
-    assert_eq!(
-        (role.as_deref(), writes.as_deref()),
-        (Some("passive"), Some("false"))
-    );
-    assert!(!hosts.contains(&global), "{hosts:?}");
+    assert_role(east, "active").await;
+    assert_role(west, "passive").await;
     assert_eq!(role_of(south).await.0, None);
 
     // The runbook's role swap: one line in each of the pair's overlays.
@@ -1076,18 +1087,8 @@ async fn example_fleet_converges_in_every_region_and_fails_over_by_one_commit() 
             )
             .await;
     }
-    let (role, writes, hosts) = role_of(west).await;
-    assert_eq!(
-        (role.as_deref(), writes.as_deref()),
-        (Some("active"), Some("true"))
-    );
-    assert!(hosts.contains(&global), "{hosts:?}");
-    let (role, writes, hosts) = role_of(east).await;
-    assert_eq!(
-        (role.as_deref(), writes.as_deref()),
-        (Some("passive"), Some("false"))
-    );
-    assert!(!hosts.contains(&global), "{hosts:?}");
+    assert_role(west, "active").await;
+    assert_role(east, "passive").await;
     eventually(
         "eu-west-1 scaled to the active floor",
         LONG,
