@@ -1,15 +1,19 @@
 //! What ships beside the binary, checked against real parts: the example
-//! fleet (`examples/fleet`) renders as `kubectl kustomize` renders it; the
-//! install manifests (`manifests/`) and the Helm chart (`helm/rudder`) are
-//! accepted by a test-bed kube-apiserver (`kubectl apply --server-side
-//! --dry-run=server`) and `helm lint` passes; and their RBAC is proven by
-//! running the real `rudder run` with nothing but a ServiceAccount token
-//! (TokenRequest) against the example fleet served by `git daemon`: it
-//! syncs, prunes and heals with the default ClusterRole, and with the
-//! namespaced variant an object outside the allowed namespaces fails with
-//! an RBAC error naming it. helm must be on PATH (`scripts/test.sh` builds
-//! it from Go modules when absent).
+//! fleet (`examples/fleet`) renders as `kubectl kustomize` renders it and
+//! becomes Synced and Healthy in three test-bed regions, where the failover
+//! runbook's one commit moves the active role; the install manifests
+//! (`manifests/`) and the Helm chart (`helm/rudder`) are accepted by a
+//! test-bed kube-apiserver (`kubectl apply --server-side --dry-run=server`)
+//! and `helm lint` passes; and their RBAC is proven by running the real
+//! `rudder run`, configured by the rendered Deployment's environment, with
+//! nothing but a ServiceAccount token (TokenRequest) against the example
+//! fleet served by `git daemon`: it syncs, prunes and heals with the
+//! chart's ClusterRole, and with the namespaced variant of `manifests/` an
+//! object outside the allowed namespaces fails with an RBAC error naming
+//! it. helm must be on PATH (`scripts/test.sh` builds it from Go modules
+//! when absent).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -643,21 +647,71 @@ impl TokenBed {
 
     /// `rudder run` for `path` of the repository `daemon` serves, with the
     /// token's kubeconfig.
-    fn agent(&self, daemon: &GitDaemon, path: &str) -> AgentProcess {
+    /// `rudder run` configured as the install configures the container:
+    /// the rendered Deployment's environment (`install`), with what only a
+    /// pod has replaced: the repository is `daemon`'s, the path `path`, the
+    /// kubeconfig the token's (in a pod: the mounted ServiceAccount token),
+    /// the downward-API values, a local cache, and a one-second poll.
+    fn agent(
+        &self,
+        daemon: &GitDaemon,
+        install: &BTreeMap<String, String>,
+        path: &str,
+    ) -> AgentProcess {
+        for (name, value) in [
+            ("RUDDER_PRUNE", "true"),
+            ("RUDDER_LEADER_ELECT", "true"),
+            ("RUDDER_REGION", "us-east-1"),
+        ] {
+            assert_eq!(
+                install.get(name).map(String::as_str),
+                Some(value),
+                "{install:?}"
+            );
+        }
+        let mut env = install.clone();
         let cache = self.dir.path().join("cache");
-        let mut args = run_args(&daemon.url(), path, &self.cluster, &self.kubeconfig, &cache);
-        args.extend(
-            [
-                "--leader-elect",
-                "--lease-name",
-                "rudder-leader",
-                "--namespace",
-                "rudder-system",
-            ]
-            .map(String::from),
-        );
-        AgentProcess::start(RUDDER, self.cluster.name(), &args, self.dir.path())
+        for (name, value) in [
+            ("RUDDER_REPO", daemon.url()),
+            ("RUDDER_PATH", path.to_string()),
+            ("RUDDER_INTERVAL", "1s".to_string()),
+            ("RUDDER_KUBECONFIG", self.kubeconfig.display().to_string()),
+            ("RUDDER_CACHE_DIR", cache.display().to_string()),
+            ("RUDDER_NAMESPACE", "rudder-system".to_string()),
+            ("POD_NAME", format!("{}-0", self.cluster.name())),
+        ] {
+            env.insert(name.to_string(), value);
+        }
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        AgentProcess::start_with_env(RUDDER, self.cluster.name(), &[], &env, self.dir.path())
     }
+}
+
+/// The environment the install's Deployment `rudder` gives its container:
+/// the data of its `envFrom` ConfigMaps, then its `env` values (entries
+/// with `valueFrom` are the kubelet's to fill, and left out).
+fn deployment_env(stream: &str) -> BTreeMap<String, String> {
+    let deployment = find(stream, "Deployment", "rudder");
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    let mut env = BTreeMap::new();
+    for source in container["envFrom"].as_array().into_iter().flatten() {
+        let name = source["configMapRef"]["name"]
+            .as_str()
+            .expect("a ConfigMap source");
+        let data = find(stream, "ConfigMap", name)["data"].clone();
+        for (key, value) in data.as_object().expect("ConfigMap data") {
+            env.insert(key.clone(), value.as_str().unwrap_or_default().to_string());
+        }
+    }
+    for entry in container["env"].as_array().into_iter().flatten() {
+        if let Some(value) = entry["value"].as_str() {
+            env.insert(
+                entry["name"].as_str().unwrap().to_string(),
+                value.to_string(),
+            );
+        }
+    }
+    env
 }
 
 fn app(status: &Value) -> &Value {
@@ -699,7 +753,8 @@ fn assert_no_secret_leak(agent: &AgentProcess) {
 /// deleted object comes back; the Lease and Events are written.
 #[tokio::test(flavor = "multi_thread")]
 async fn chart_rbac_is_enough_to_sync_prune_and_heal_the_example_fleet() {
-    let chart = helm_template(&[]);
+    // Two replicas: the chart turns leader election on.
+    let chart = helm_template(&["replicas=2", "region=us-east-1", "cluster=ship-rbac"]);
     let rbac = only_kinds(
         &chart,
         &[
@@ -716,7 +771,7 @@ async fn chart_rbac_is_enough_to_sync_prune_and_heal_the_example_fleet() {
     copy_fleet(&repo);
     let first = repo.commit("the example fleet");
     let daemon = GitDaemon::start(&repo);
-    let agent = bed.agent(&daemon, "clusters/{region}");
+    let agent = bed.agent(&daemon, &deployment_env(&chart), "clusters/{region}");
     let status = agent
         .wait_for("Synced and Healthy", LONG, synced_healthy_at(&first))
         .await;
@@ -904,7 +959,7 @@ async fn namespaced_rbac_confines_writes_and_names_the_refused_object() {
     );
     let first = repo.commit("a team fleet reaching outside its namespace");
     let daemon = GitDaemon::start(&repo);
-    let agent = bed.agent(&daemon, "clusters/team-{region}");
+    let agent = bed.agent(&daemon, &deployment_env(&team), "clusters/team-{region}");
     let status = agent
         .wait_for("failed on the outside object", LONG, |s| {
             app(s)["sync"] == "Failed" && app(s)["attempted_revision"] == first.as_str()
