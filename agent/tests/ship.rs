@@ -158,6 +158,24 @@ fn only_kinds(stream: &str, kinds: &[&str]) -> String {
         .join("---\n")
 }
 
+/// A team's overlay of us-east-1: the region without its Namespace, which
+/// the cluster's administrators create in the namespaced variant.
+const TEAM_OVERLAY: &str = "resources: [../us-east-1]\npatches:\n- patch: |-\n    $patch: delete\n    apiVersion: v1\n    kind: Namespace\n    metadata:\n      name: storefront\n";
+
+/// The ServiceAccount and RBAC objects of an install.
+fn rbac_of(stream: &str) -> String {
+    only_kinds(
+        stream,
+        &[
+            "ServiceAccount",
+            "Role",
+            "RoleBinding",
+            "ClusterRole",
+            "ClusterRoleBinding",
+        ],
+    )
+}
+
 /// The one document of `kind` named `name`, parsed.
 fn find(stream: &str, kind: &str, name: &str) -> Value {
     documents(stream)
@@ -755,16 +773,7 @@ fn assert_no_secret_leak(agent: &AgentProcess) {
 async fn chart_rbac_is_enough_to_sync_prune_and_heal_the_example_fleet() {
     // Two replicas: the chart turns leader election on.
     let chart = helm_template(&["replicas=2", "region=us-east-1", "cluster=ship-rbac"]);
-    let rbac = only_kinds(
-        &chart,
-        &[
-            "ServiceAccount",
-            "Role",
-            "RoleBinding",
-            "ClusterRole",
-            "ClusterRoleBinding",
-        ],
-    );
+    let rbac = rbac_of(&chart);
     assert_eq!(documents(&rbac).len(), 5, "{rbac}");
     let bed = TokenBed::start("ship-rbac", &rbac, &["rudder-system"]).await;
     let repo = FleetRepo::new();
@@ -915,16 +924,7 @@ async fn chart_rbac_is_enough_to_sync_prune_and_heal_the_example_fleet() {
 #[tokio::test(flavor = "multi_thread")]
 async fn namespaced_rbac_confines_writes_and_names_the_refused_object() {
     let team = kustomize("manifests/overlays/us-east-1-team");
-    let rbac = only_kinds(
-        &team,
-        &[
-            "ServiceAccount",
-            "Role",
-            "RoleBinding",
-            "ClusterRole",
-            "ClusterRoleBinding",
-        ],
-    );
+    let rbac = rbac_of(&team);
     // Cluster-wide, the variant only reads.
     for doc in documents(&rbac)
         .iter()
@@ -951,7 +951,7 @@ async fn namespaced_rbac_confines_writes_and_names_the_refused_object() {
     // made it), plus one object in a namespace the team may not change.
     repo.write(
         "clusters/team-us-east-1/kustomization.yaml",
-        "resources: [../us-east-1, outside.yaml]\npatches:\n- patch: |-\n    $patch: delete\n    apiVersion: v1\n    kind: Namespace\n    metadata:\n      name: storefront\n",
+        &TEAM_OVERLAY.replace("[../us-east-1]", "[../us-east-1, outside.yaml]"),
     );
     repo.write(
         "clusters/team-us-east-1/outside.yaml",
@@ -982,10 +982,7 @@ async fn namespaced_rbac_confines_writes_and_names_the_refused_object() {
     .await;
 
     // Taking the outside object out of Git makes the team's fleet Synced.
-    repo.write(
-        "clusters/team-us-east-1/kustomization.yaml",
-        "resources: [../us-east-1]\npatches:\n- patch: |-\n    $patch: delete\n    apiVersion: v1\n    kind: Namespace\n    metadata:\n      name: storefront\n",
-    );
+    repo.write("clusters/team-us-east-1/kustomization.yaml", TEAM_OVERLAY);
     repo.remove("clusters/team-us-east-1/outside.yaml");
     let second = repo.commit("the team stays in its namespace");
     agent
@@ -1156,4 +1153,68 @@ async fn example_fleet_converges_in_every_region_and_fails_over_by_one_commit() 
         "Unchanged",
         "{staging:#}"
     );
+}
+
+/// Widening is the fix, and rudder says what to widen: with NetworkPolicies
+/// missing from the read rules, the sync fails at once with RUD3002 naming
+/// the kind (not a timeout as if the cluster were away) and nothing is
+/// synced blind; once the rule is added, the same agent syncs.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_kind_missing_from_the_rules_is_named_and_adding_it_is_enough() {
+    let team = kustomize("manifests/overlays/us-east-1-team");
+    let rbac = rbac_of(&team);
+    let mut narrow: Vec<String> = documents(&rbac);
+    let read = narrow
+        .iter_mut()
+        .find(|d| kind_of(d) == "ClusterRole")
+        .expect("the read ClusterRole");
+    assert!(read.contains("  - networkpolicies\n"), "{read}");
+    *read = read.replace("  - networkpolicies\n", "");
+    let bed = TokenBed::start(
+        "ship-narrow",
+        &narrow.join("---\n"),
+        &["rudder-system", "storefront"],
+    )
+    .await;
+    let repo = FleetRepo::new();
+    copy_fleet(&repo);
+    repo.write("clusters/team-us-east-1/kustomization.yaml", TEAM_OVERLAY);
+    let first = repo.commit("the team's fleet");
+    let daemon = GitDaemon::start(&repo);
+    let agent = bed.agent(&daemon, &deployment_env(&team), "clusters/team-{region}");
+    let started = Instant::now();
+    let status = agent
+        .wait_for("failed naming the kind", LONG, |s| {
+            app(s)["sync"] == "Failed"
+        })
+        .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(50),
+        "took {:?}: a timeout, not the refusal",
+        started.elapsed()
+    );
+    let error = &app(&status)["error"];
+    assert_eq!(error["code"], "RUD3002", "{status:#}");
+    let message = error["message"].as_str().unwrap_or_default();
+    for words in ["NetworkPolicy.networking.k8s.io", "cannot list"] {
+        assert!(message.contains(words), "{words} not in {message:?}");
+    }
+    // Nothing was applied from a cache that never saw NetworkPolicies.
+    let policies: Api<NetworkPolicy> = Api::namespaced(bed.cluster.client(), "storefront");
+    assert!(policies.get_opt("web").await.unwrap().is_none());
+
+    let out = admin_kubectl(
+        &bed.cluster,
+        &["apply", "--server-side", "-f", "-"],
+        Some(rbac.as_bytes()),
+    );
+    assert!(out.status.success(), "{out:?}");
+    agent
+        .wait_for(
+            "Synced once the rule is there",
+            LONG,
+            synced_healthy_at(&first),
+        )
+        .await;
+    assert!(policies.get_opt("web").await.unwrap().is_some());
 }
