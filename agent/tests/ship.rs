@@ -519,6 +519,36 @@ async fn manifests_and_chart_are_accepted_by_a_real_apiserver() {
         dry_run(&cluster, &format!("helm template --set {sets:?}"), &stream);
     }
 
+    // helm's own server-side dry run of an install, and its NOTES: how to
+    // reach the status page.
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let install = run_ok(
+        "helm",
+        &[
+            "install",
+            "rudder",
+            "helm/rudder",
+            "--dry-run=server",
+            "--namespace",
+            "rudder-system",
+            "--kubeconfig",
+            &kubeconfig,
+            "--values",
+            "helm/rudder/ci/example-values.yaml",
+            "--set",
+            "webhook.secretName=webhook",
+        ],
+        None,
+    );
+    let notes = &install[install.find("NOTES:").expect("the chart's NOTES")..];
+    for words in [
+        "kubectl -n rudder-system port-forward svc/rudder 8080:8080",
+        "http://127.0.0.1:8080/status",
+        "/hooks/github",
+    ] {
+        assert!(notes.contains(words), "{words} not in the NOTES:\n{notes}");
+    }
+
     // The check can fail: an object the apiserver rejects is reported.
     let broken = helm_template(&["replicas=2"]).replace("containerPort: 8080", "containerPort: 0");
     let out = admin_kubectl(
