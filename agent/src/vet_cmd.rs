@@ -479,7 +479,7 @@ fn vet_overlay(
         Ok(planned) if base.is_some() => {
             let by_key: BTreeMap<ObjectKey, &Value> = inventory_objects
                 .iter()
-                .map(|d| (d.reference.key(), &d.object))
+                .map(|d| (d.reference.key(), &*d.object))
                 .collect();
             let change = change_of(planned, &by_key, inventory.len());
             if let Some(refusal) = &change.1 {

@@ -76,6 +76,18 @@ impl AgentProcess {
         args: &[String],
         dir: &Path,
     ) -> AgentProcess {
+        Self::start_with_env(binary, name, args, &[], dir)
+    }
+
+    /// [`AgentProcess::start`] with extra environment variables (e.g. the
+    /// `RUDDER_*` settings a Deployment gives the container).
+    pub fn start_with_env(
+        binary: impl AsRef<Path>,
+        name: &str,
+        args: &[String],
+        env: &[(String, String)],
+        dir: &Path,
+    ) -> AgentProcess {
         let port = free_port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("an address");
         let log = dir.join(format!("{name}.log"));
@@ -88,6 +100,7 @@ impl AgentProcess {
             .arg(addr.to_string())
             .env("NO_COLOR", "1")
             .env("RUDDER_LOG", "info,kube=warn,tower=warn,hyper=warn")
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err)

@@ -86,7 +86,23 @@ pub enum WatchReport {
 /// A watch event of one kind, its object already kept compact (see
 /// [`LiveObject`]): events pile up while a sync runs, and a thousand parsed
 /// objects waiting in the queue would be the agent's largest allocation.
-type KindEvent = (usize, Result<Event<LiveObject>, String>);
+type KindEvent = (usize, Result<Event<LiveObject>, watcher::Error>);
+
+/// The apiserver's refusal (401 or 403) of a watch's list or start; any
+/// other failure is logged and left to the watcher's backoff.
+fn refused(kind: &str, error: watcher::Error) -> Option<kube::Error> {
+    match error {
+        watcher::Error::InitialListFailed(source) | watcher::Error::WatchStartFailed(source)
+            if matches!(&source, kube::Error::Api(status) if status.code == 401 || status.code == 403) =>
+        {
+            Some(source)
+        }
+        error => {
+            tracing::warn!(%kind, %error, "watch failed; retrying");
+            None
+        }
+    }
+}
 
 /// Watches one ApplySet's members and heals their drift.
 pub struct DriftWatcher {
@@ -101,6 +117,10 @@ pub struct DriftWatcher {
     kinds: Vec<ObjectRef>,
     /// Kinds listing again after a (re)start, with the members seen so far.
     relisting: BTreeMap<usize, BTreeSet<ObjectKey>>,
+    /// Kinds whose first list has not been waited for successfully yet
+    /// (refused or timed out): every sync waits for them again, so no sync
+    /// plans from a cache that never saw a kind.
+    unlisted: BTreeSet<usize>,
     pending: VecDeque<(ObjectKey, DriftCause, Instant)>,
     /// resourceVersion of rudder's last write of each member.
     our_versions: BTreeMap<ObjectKey, u64>,
@@ -139,6 +159,7 @@ impl DriftWatcher {
             cache: LiveMembers::default(),
             kinds: Vec::new(),
             relisting: BTreeMap::new(),
+            unlisted: BTreeSet::new(),
             pending: VecDeque::new(),
             our_versions: BTreeMap::new(),
             sender,
@@ -172,8 +193,10 @@ impl DriftWatcher {
     }
 
     /// Watches every kind among `references` not watched yet, and returns
-    /// once each new one has been listed. Kinds already watched cost
-    /// nothing: a new revision of the same kinds lists nothing again.
+    /// once each new one (and each earlier one never listed) has been
+    /// listed; a kind the apiserver refuses to list or watch (RBAC) is an
+    /// error at once, naming it. Kinds already listed cost nothing: a new
+    /// revision of the same kinds lists nothing again.
     pub async fn watch_kinds(&mut self, references: &[ObjectRef]) -> Result<(), SyncError> {
         let selector = self.options.parent.member_selector();
         let mut added = BTreeSet::new();
@@ -212,7 +235,7 @@ impl DriftWatcher {
                             Some(event) => Ok(event),
                             None => continue,
                         },
-                        Err(error) => Err(error.to_string()),
+                        Err(error) => Err(error),
                     };
                     if sender.send((index, item)).is_err() {
                         break;
@@ -220,7 +243,11 @@ impl DriftWatcher {
                 }
             }));
         }
-        self.await_first_lists(&added).await
+        self.unlisted.extend(added);
+        let waiting = self.unlisted.clone();
+        self.await_first_lists(&waiting).await?;
+        self.unlisted.clear();
+        Ok(())
     }
 
     async fn await_first_lists(&mut self, kinds: &BTreeSet<usize>) -> Result<(), SyncError> {
@@ -228,8 +255,17 @@ impl DriftWatcher {
         while kinds.iter().any(|k| self.relisting.contains_key(k)) {
             match tokio::time::timeout_at(deadline, self.events.recv()).await {
                 Ok(Some((kind, Ok(event)))) => self.handle(kind, event),
-                Ok(Some((kind, Err(error)))) => {
-                    tracing::warn!(kind = %self.kinds[kind].group_kind(), %error, "watch failed; retrying")
+                Ok(Some((index, Err(error)))) => {
+                    // RBAC does not change by retrying: say so now, naming
+                    // the kind, rather than time out as if the cluster
+                    // were away.
+                    let kind = self.kinds[index].group_kind();
+                    if let Some(source) = refused(&kind, error)
+                        && kinds.contains(&index)
+                    {
+                        let what = format!("{kind} (list and watch)");
+                        return Err(SyncError::Target(self.target.read_failed(what, source)));
+                    }
                 }
                 Ok(None) | Err(_) => {
                     return Err(SyncError::Invalid(format!(
@@ -362,7 +398,7 @@ impl DriftWatcher {
                 Some((kind, Err(error))) => {
                     return WatchReport::WatchFailed {
                         kind: self.kinds[kind].group_kind(),
-                        error,
+                        error: error.to_string(),
                     };
                 }
                 // Every watch task ended: only possible once dropped.
