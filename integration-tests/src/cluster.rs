@@ -295,6 +295,11 @@ impl Cluster {
             "--manage-all-nodes=true".into(),
             "--cidr=10.244.0.0/16".into(),
             "--node-ip=127.0.0.1".into(),
+            // Heartbeats by Lease, as a kubelet sends them: without one,
+            // kwok patches the Node's status only every minute or so, the
+            // node lifecycle controller marks the Node NotReady in between
+            // and its Pods stay unready, so Deployments never settle.
+            "--node-lease-duration-seconds=40".into(),
         ];
         for (name, args) in [
             ("kube-controller-manager", kcm_args),
