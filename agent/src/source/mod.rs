@@ -106,7 +106,10 @@ impl SourceError {
 pub struct GitSource {
     spec: SourceSpec,
     url: url::RepoUrl,
-    repo: Repository,
+    /// The bare cache repository. Opened for each snapshot rather than
+    /// held: libgit2 keeps the objects it unpacked (megabytes of manifests
+    /// per commit) for as long as a repository handle lives.
+    path: PathBuf,
     lock_path: PathBuf,
     /// The refs of the last listing, so a snapshot fetches the one ref that
     /// names the commit (a shallow fetch needs a ref or an advertised id).
@@ -210,7 +213,7 @@ impl GitSource {
         let path = spec.cache_dir.join(format!("{name}.git"));
         let lock_path = spec.cache_dir.join(format!("{name}.lock"));
         let lock = lock(&lock_path).map_err(|e| cache_error("lock", &e))?;
-        let repo = if path.join("HEAD").exists() {
+        if path.join("HEAD").exists() {
             Repository::open_bare(&path).map_err(|e| cache_error("open", &e.message()))?
         } else {
             Repository::init_bare(&path).map_err(|e| cache_error("create", &e.message()))?
@@ -219,7 +222,7 @@ impl GitSource {
         Ok(GitSource {
             spec,
             url,
-            repo,
+            path,
             lock_path,
             advertised: Vec::new(),
         })
@@ -259,17 +262,22 @@ impl GitSource {
                 repo: self.url.shown.clone(),
                 message: format!("`{commit}` is not a full commit id (40 hex digits)"),
             })?;
-        if self.repo.find_commit(oid).is_err() {
-            self.fetch_commit(oid)?;
+        let repo = Repository::open_bare(&self.path).map_err(|e| SourceError::Git {
+            repo: self.url.shown.clone(),
+            message: format!(
+                "cannot open the cache repository {}: {}",
+                self.path.display(),
+                e.message()
+            ),
+        })?;
+        if repo.find_commit(oid).is_err() {
+            self.fetch_commit(&repo, oid)?;
         }
-        let c = self
-            .repo
-            .find_commit(oid)
-            .map_err(|_| SourceError::RefMissing {
-                repo: self.url.shown.clone(),
-                reference: commit.to_string(),
-            })?;
-        Ok(Snapshot::of(&c, self.repo.path(), &self.url.shown))
+        let c = repo.find_commit(oid).map_err(|_| SourceError::RefMissing {
+            repo: self.url.shown.clone(),
+            reference: commit.to_string(),
+        })?;
+        Ok(Snapshot::of(&c, repo.path(), &self.url.shown))
     }
 
     /// `git ls-remote`: connect, list, disconnect.
@@ -293,13 +301,13 @@ impl GitSource {
     /// Brings `oid` into the cache: the advertised ref naming it, shallowly;
     /// else the id itself (servers that allow it); else every branch and tag
     /// with full history (an old commit no ref names at its tip).
-    fn fetch_commit(&mut self, oid: Oid) -> Result<(), SourceError> {
+    fn fetch_commit(&mut self, repo: &Repository, oid: Oid) -> Result<(), SourceError> {
         let _lock = lock(&self.lock_path).map_err(|e| SourceError::Git {
             repo: self.url.shown.clone(),
             message: format!("cannot lock {}: {e}", self.lock_path.display()),
         })?;
         // Another source on the same cache may have fetched it meanwhile.
-        if self.repo.find_commit(oid).is_ok() {
+        if repo.find_commit(oid).is_ok() {
             return Ok(());
         }
         // A commit id given as the reference was never listed: a ref may
@@ -311,13 +319,13 @@ impl GitSource {
         }
         if let Some(name) = self.advertised_name(oid) {
             let local = format!("refs/rudder/{}", name.trim_start_matches("refs/"));
-            self.fetch(&[format!("+{name}:{local}")], 1)?;
-            if self.repo.find_commit(oid).is_ok() {
+            self.fetch(repo, &[format!("+{name}:{local}")], 1)?;
+            if repo.find_commit(oid).is_ok() {
                 return Ok(());
             }
         }
-        match self.fetch(&[format!("+{oid}:refs/rudder/commits/{oid}")], 1) {
-            Ok(()) if self.repo.find_commit(oid).is_ok() => return Ok(()),
+        match self.fetch(repo, &[format!("+{oid}:refs/rudder/commits/{oid}")], 1) {
+            Ok(()) if repo.find_commit(oid).is_ok() => return Ok(()),
             // Servers speaking protocol v0 refuse ids they do not advertise;
             // only a failure to talk to the server at all ends the search.
             Err(e @ SourceError::Git { .. }) => {
@@ -326,13 +334,14 @@ impl GitSource {
             Err(e) => return Err(e),
             Ok(()) => {}
         }
-        let depth = if self.repo.is_shallow() {
+        let depth = if repo.is_shallow() {
             // libgit2's GIT_FETCH_DEPTH_UNSHALLOW.
             i32::MAX
         } else {
             0
         };
         self.fetch(
+            repo,
             &[
                 "+refs/heads/*:refs/rudder/heads/*".to_string(),
                 "+refs/tags/*:refs/rudder/tags/*".to_string(),
@@ -348,10 +357,9 @@ impl GitSource {
             .map(|(name, _)| name.trim_end_matches("^{}").to_string())
     }
 
-    fn fetch(&self, refspecs: &[String], depth: i32) -> Result<(), SourceError> {
+    fn fetch(&self, repo: &Repository, refspecs: &[String], depth: i32) -> Result<(), SourceError> {
         let attempt = auth::Attempt::default();
-        let mut remote = self
-            .repo
+        let mut remote = repo
             .remote_anonymous(&self.spec.repo)
             .map_err(|e| self.classify(&attempt, &e))?;
         let mut options = FetchOptions::new();
