@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use integration_tests::agent::AgentProcess;
+use integration_tests::agent::{AgentProcess, agent_args};
 use integration_tests::git_server::{FleetRepo, GitDaemon};
 use integration_tests::{Cluster, ClusterOptions};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -609,55 +609,24 @@ async fn token_kubeconfig(cluster: &Cluster, namespace: &str, account: &str, pat
     assert_eq!(who, format!("system:serviceaccount:{namespace}:{account}"));
 }
 
-/// Copies `examples/fleet` into the work clone.
-fn copy_fleet(repo: &FleetRepo) {
-    fn walk(base: &Path, dir: &Path, repo: &FleetRepo) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(base, &path, repo);
-            } else {
-                let relative = path
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_string_lossy()
-                    .into_owned();
-                repo.write(&relative, &std::fs::read_to_string(&path).unwrap());
-            }
-        }
-    }
-    let base = root().join("examples/fleet");
-    walk(&base, &base, repo);
+/// The hosts the `web` Ingress of `storefront` serves.
+async fn web_hosts(client: &kube::Client) -> Vec<String> {
+    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), "storefront");
+    ingresses
+        .get("web")
+        .await
+        .expect("the web Ingress")
+        .spec
+        .and_then(|s| s.rules)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|r| r.host)
+        .collect()
 }
 
-/// `rudder run` arguments: follow `path` of `url` as `cluster`'s region,
-/// pruning, polling every second, with `kubeconfig`.
-fn run_args(
-    url: &str,
-    path: &str,
-    cluster: &Cluster,
-    kubeconfig: &Path,
-    cache: &Path,
-) -> Vec<String> {
-    [
-        "--repo",
-        url,
-        "--path",
-        path,
-        "--region",
-        cluster.region(),
-        "--cluster",
-        cluster.name(),
-        "--prune",
-        "--interval",
-        "1s",
-        "--kubeconfig",
-        kubeconfig.to_str().unwrap(),
-        "--cache-dir",
-        cache.to_str().unwrap(),
-    ]
-    .map(String::from)
-    .to_vec()
+/// Copies `examples/fleet` into the work clone.
+fn copy_fleet(repo: &FleetRepo) {
+    repo.write_tree(&root().join("examples/fleet"));
 }
 
 /// A test-bed cluster with `rbac` (ServiceAccount and RBAC) applied by the
@@ -845,17 +814,7 @@ async fn chart_rbac_is_enough_to_sync_prune_and_heal_the_example_fleet() {
         .await
         .expect("ConfigMap region-role");
     assert_eq!(role.data.unwrap()["role"], "active");
-    let ingresses: Api<Ingress> = Api::namespaced(client.clone(), "storefront");
-    let hosts: Vec<String> = ingresses
-        .get("web")
-        .await
-        .unwrap()
-        .spec
-        .and_then(|s| s.rules)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|r| r.host)
-        .collect();
+    let hosts = web_hosts(&client).await;
     assert_eq!(hosts, ["web.us-east-1.example.com", "shop.example.com"]);
     let leases: Api<Lease> = Api::namespaced(client.clone(), "rudder-system");
     let lease = leases.get("rudder-leader").await.expect("the Lease");
@@ -1060,17 +1019,7 @@ async fn role_of(cluster: &Cluster) -> (Option<String>, Option<String>, Vec<Stri
         .unwrap()
         .data
         .and_then(|d| d.get("WRITES_ENABLED").cloned());
-    let ingresses: Api<Ingress> = Api::namespaced(cluster.client(), "storefront");
-    let hosts = ingresses
-        .get("web")
-        .await
-        .unwrap()
-        .spec
-        .and_then(|s| s.rules)
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|r| r.host)
-        .collect();
+    let hosts = web_hosts(&cluster.client()).await;
     (role, writes, hosts)
 }
 
@@ -1117,13 +1066,7 @@ async fn example_fleet_converges_in_every_region_and_fails_over_by_one_commit() 
         .iter()
         .map(|cluster| {
             let cache = work.path().join(format!("cache-{}", cluster.region()));
-            let args = run_args(
-                &daemon.url(),
-                "clusters/{region}",
-                cluster,
-                cluster.rudder_kubeconfig_path(),
-                &cache,
-            );
+            let args = agent_args(&daemon.url(), cluster, &cache, "1s", &[]);
             AgentProcess::start(RUDDER, cluster.region(), &args, work.path())
         })
         .collect();

@@ -16,7 +16,6 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::Deployment;
@@ -173,7 +172,7 @@ pub async fn run(options: DemoOptions, stop: impl Future<Output = ()>) -> Result
         .map_err(|e| DemoError::Setup(format!("creating a temporary directory: {e}")))?;
 
     let repo = FleetRepo::new();
-    copy_tree(&fleet_dir, &fleet_dir, &repo)?;
+    repo.write_tree(&fleet_dir);
     let revision = repo.commit("The example fleet");
     let daemon = GitDaemon::start(&repo);
     let secret_file = scratch.path().join("webhook-secret");
@@ -243,28 +242,6 @@ pub async fn run(options: DemoOptions, stop: impl Future<Output = ()>) -> Result
     stop_agents(&mut regions);
     drop(daemon);
     drop(fleet);
-    Ok(())
-}
-
-/// Copies the files under `dir` into the repository's work tree.
-fn copy_tree(root: &Path, dir: &Path, repo: &FleetRepo) -> Result<(), DemoError> {
-    let read = |e: std::io::Error| DemoError::Setup(format!("reading {}: {e}", dir.display()));
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .map_err(read)?
-        .collect::<Result<_, _>>()
-        .map_err(read)?;
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        if path.is_dir() {
-            copy_tree(root, &path, repo)?;
-            continue;
-        }
-        let content = std::fs::read_to_string(&path)
-            .map_err(|e| DemoError::Setup(format!("reading {}: {e}", path.display())))?;
-        let relative = path.strip_prefix(root).expect("under the root");
-        repo.write(&relative.to_string_lossy(), &content);
-    }
     Ok(())
 }
 
@@ -380,17 +357,17 @@ async fn print_next_steps(
 /// prints each change of a region's revision, sync, health or corrections.
 async fn follow(regions: &mut [Region], repo: &FleetRepo, stop: impl Future<Output = ()>) {
     tokio::pin!(stop);
-    let mut head = bare_head(repo.bare_path());
+    let mut head = repo.served_head();
     let mut seen: BTreeMap<String, RegionView> = BTreeMap::new();
     loop {
         tokio::select! {
             _ = &mut stop => return,
             _ = tokio::time::sleep(Duration::from_millis(300)) => {}
         }
-        let now = bare_head(repo.bare_path());
-        if now.is_some() && now != head {
+        let now = repo.served_head();
+        if now != head {
             head = now;
-            let commit = head.clone().unwrap_or_default();
+            let commit = head.clone();
             println!(
                 "push {}: sending each agent a signed webhook",
                 short(&commit)
@@ -437,19 +414,6 @@ async fn follow(regions: &mut [Region], repo: &FleetRepo, stop: impl Future<Outp
             }
         }
     }
-}
-
-fn bare_head(bare: &Path) -> Option<String> {
-    let out = Command::new("git")
-        .args(["rev-parse", "--verify", "-q", "refs/heads/main"])
-        .current_dir(bare)
-        .env("GIT_CONFIG_NOSYSTEM", "1")
-        .env("GIT_CONFIG_GLOBAL", "/dev/null")
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn stop_agents(regions: &mut [Region]) {

@@ -125,6 +125,35 @@ impl FleetRepo {
         git(&self.work, &["rev-parse", "HEAD"])
     }
 
+    /// Writes every file under `dir` into the work clone at the same
+    /// relative path (an example fleet, say), in name order.
+    pub fn write_tree(&self, dir: &Path) {
+        fn walk(repo: &FleetRepo, root: &Path, dir: &Path) {
+            let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+                .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()))
+                .map(|entry| entry.expect("a directory entry").path())
+                .collect();
+            entries.sort();
+            for path in entries {
+                if path.is_dir() {
+                    walk(repo, root, &path);
+                    continue;
+                }
+                let content = std::fs::read_to_string(&path)
+                    .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+                let relative = path.strip_prefix(root).expect("under the root");
+                repo.write(&relative.to_string_lossy(), &content);
+            }
+        }
+        walk(self, dir, dir);
+    }
+
+    /// The commit `main` of the bare repository names (what the servers
+    /// serve), after pushes from anywhere.
+    pub fn served_head(&self) -> String {
+        git(&self.bare, &["rev-parse", "--verify", "refs/heads/main"])
+    }
+
     /// Tags the work clone's HEAD (an annotated tag) and pushes the tag.
     pub fn tag(&self, name: &str) {
         git(&self.work, &["tag", "-a", name, "-m", name]);
