@@ -46,11 +46,6 @@ impl LiveObject {
     pub fn read(object: impl serde::Serialize, reference: &ObjectRef) -> Option<LiveObject> {
         LiveObject::new(&typed_value(object, reference))
     }
-
-    /// The object, parsed.
-    pub fn value(&self) -> Value {
-        parse(&self.text)
-    }
 }
 
 impl LiveMembers {
@@ -223,7 +218,6 @@ mod tests {
             "data": {"a": "1", "b": "x\"y"}});
         let object = LiveObject::new(&web).unwrap();
         let key = object.key.clone();
-        assert_eq!(object.value(), web);
         let mut members = LiveMembers::default();
         assert!(members.is_empty());
         members.keep(object);

@@ -86,7 +86,30 @@ pub enum WatchReport {
 /// A watch event of one kind, its object already kept compact (see
 /// [`LiveObject`]): events pile up while a sync runs, and a thousand parsed
 /// objects waiting in the queue would be the agent's largest allocation.
-type KindEvent = (usize, Result<Event<LiveObject>, watcher::Error>);
+type KindEvent = (usize, Result<Event<Seen>, watcher::Error>);
+
+/// A member as a watch event or an apply response showed it: kept compact,
+/// with its resourceVersion and health read while it was still parsed, so
+/// the watcher never parses it again just to judge it.
+#[derive(Debug)]
+struct Seen {
+    object: LiveObject,
+    version: Option<u64>,
+    health: ObjectHealth,
+}
+
+impl Seen {
+    /// `None` for an object whose identity cannot be read (it cannot be
+    /// one of ours).
+    fn read(object: impl serde::Serialize, kind: &ObjectRef) -> Option<Seen> {
+        let value = live::typed_value(object, kind);
+        Some(Seen {
+            version: resource_version(&value),
+            health: object_health(&value),
+            object: LiveObject::new(&value)?,
+        })
+    }
+}
 
 /// The apiserver's refusal (401 or 403) of a watch's list or start; any
 /// other failure is logged and left to the watcher's backoff.
@@ -431,14 +454,14 @@ impl DriftWatcher {
         }
     }
 
-    fn handle(&mut self, kind: usize, event: Event<LiveObject>) {
+    fn handle(&mut self, kind: usize, event: Event<Seen>) {
         match event {
             Event::Init => {
                 self.relisting.insert(kind, BTreeSet::new());
             }
-            Event::InitApply(object) => {
-                let key = object.key.clone();
-                self.store(object);
+            Event::InitApply(seen) => {
+                let key = seen.object.key.clone();
+                self.store(seen);
                 if let Some(seen) = self.relisting.get_mut(&kind) {
                     seen.insert(key);
                 }
@@ -447,14 +470,14 @@ impl DriftWatcher {
                 let seen = self.relisting.remove(&kind).unwrap_or_default();
                 self.relisted(kind, &seen);
             }
-            Event::Apply(object) => {
-                let key = object.key.clone();
-                self.store(object);
+            Event::Apply(seen) => {
+                let key = seen.object.key.clone();
+                self.store(seen);
                 self.check_drift(&key);
             }
-            Event::Delete(object) => {
-                self.forget(&object.key);
-                self.queue(object.key, DriftCause::Deleted);
+            Event::Delete(seen) => {
+                self.forget(&seen.object.key);
+                self.queue(seen.object.key, DriftCause::Deleted);
             }
         }
     }
@@ -499,10 +522,14 @@ impl DriftWatcher {
     /// of verdict (or the first sight of rudder's own last write) counts as
     /// a change: controllers touching status without changing what it
     /// says cost no judging of the whole set.
-    fn store(&mut self, object: LiveObject) {
+    fn store(&mut self, seen: Seen) {
+        let Seen {
+            object,
+            version,
+            health,
+        } = seen;
         let key = object.key.clone();
-        let value = object.value();
-        let verdict = (resource_version(&value), object_health(&value));
+        let verdict = (version, health);
         let ours = self.our_versions.get(&key).copied();
         let changed = match self.verdicts.get(&key) {
             None => true,
@@ -583,8 +610,8 @@ impl DriftWatcher {
                     entry.fingerprint = Some(applied.fingerprint);
                     self.stored.inventory.record(entry);
                 }
-                if let Some(object) = LiveObject::read(applied.live, &reference) {
-                    self.store(object);
+                if let Some(seen) = Seen::read(applied.live, &reference) {
+                    self.store(seen);
                 }
                 self.corrections += 1;
                 Ok(())
@@ -600,15 +627,14 @@ impl DriftWatcher {
     }
 }
 
-/// A watch event with its object kept compact; `None` for an object whose
-/// identity cannot be read (it cannot be one of ours).
-fn compacted(event: Event<DynamicObject>, kind: &ObjectRef) -> Option<Event<LiveObject>> {
+/// A watch event with its object kept compact (see [`Seen::read`]).
+fn compacted(event: Event<DynamicObject>, kind: &ObjectRef) -> Option<Event<Seen>> {
     Some(match event {
         Event::Init => Event::Init,
         Event::InitDone => Event::InitDone,
-        Event::InitApply(object) => Event::InitApply(LiveObject::read(object, kind)?),
-        Event::Apply(object) => Event::Apply(LiveObject::read(object, kind)?),
-        Event::Delete(object) => Event::Delete(LiveObject::read(object, kind)?),
+        Event::InitApply(object) => Event::InitApply(Seen::read(object, kind)?),
+        Event::Apply(object) => Event::Apply(Seen::read(object, kind)?),
+        Event::Delete(object) => Event::Delete(Seen::read(object, kind)?),
     })
 }
 
