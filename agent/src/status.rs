@@ -80,6 +80,15 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The codes of the Git source's errors (`RUD1xxx`).
+    pub const SOURCE: [ErrorCode; 5] = [
+        ErrorCode::SourceUnreachable,
+        ErrorCode::SourceAuth,
+        ErrorCode::SourceHostKey,
+        ErrorCode::SourceRefMissing,
+        ErrorCode::SourceGit,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorCode::SourceUnreachable => "RUD1001",

@@ -51,6 +51,14 @@ pub enum FailureClass {
 }
 
 impl FailureClass {
+    pub const ALL: [FailureClass; 5] = [
+        FailureClass::Transport,
+        FailureClass::Forbidden,
+        FailureClass::Invalid,
+        FailureClass::Conflict,
+        FailureClass::Immutable,
+    ];
+
     /// The class of an error the apiserver (or the way to it) returned.
     pub fn of_kube_error(error: &kube::Error) -> Self {
         match error {

@@ -231,6 +231,16 @@ impl Metrics {
         let _ = self.drift_corrections.get_or_create(&labels);
         let _ = self.pruned.get_or_create(&labels);
         let _ = self.renders.get_or_create(&labels);
+        for class in rudder_reconciler::apply::FailureClass::ALL {
+            self.add_apply_errors(app, class.as_str(), 0);
+        }
+        // Global, but made to exist with the first app, so an alert on
+        // them has a series (at 0) before the first error.
+        for code in crate::status::ErrorCode::SOURCE {
+            let _ = self
+                .source_errors
+                .get_or_create(&vec![("code", code.as_str().to_string())]);
+        }
         self.set_objects(app, &Default::default());
     }
 
@@ -270,6 +280,24 @@ mod tests {
         assert!(text.contains("rudder_drift_corrections_total{"), "{text}");
         assert!(text.contains("rudder_source_errors_total{"), "{text}");
         assert!(text.ends_with("# EOF\n"));
+    }
+
+    #[test]
+    fn error_counters_exist_at_zero_before_the_first_error() {
+        let m = Metrics::new("c", "r");
+        m.register_app("shop");
+        let text = m.encode();
+        for class in ["transport", "forbidden", "invalid", "conflict", "immutable"] {
+            let series = format!(
+                r#"rudder_apply_errors_total{{cluster="c",region="r",app="shop",class="{class}"}} 0"#
+            );
+            assert!(text.contains(&series), "{series} missing:\n{text}");
+        }
+        for code in ["RUD1001", "RUD1002", "RUD1003", "RUD1004", "RUD1005"] {
+            let series =
+                format!(r#"rudder_source_errors_total{{cluster="c",region="r",code="{code}"}} 0"#);
+            assert!(text.contains(&series), "{series} missing:\n{text}");
+        }
     }
 
     #[test]
