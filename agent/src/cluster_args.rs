@@ -15,13 +15,12 @@ use rudder_reconciler::target::Target;
 use serde_json::Value;
 
 use crate::render_cmd;
+use crate::vars_from::{self, VarsSource};
 
-/// Arguments naming the source, the cluster and the ApplySet.
-#[derive(clap::Args, Debug)]
-pub struct ClusterArgs {
-    /// Directory holding the kustomization to render.
-    #[arg(long, value_name = "DIR")]
-    pub path: PathBuf,
+/// Which cluster to reach and where rudder's ApplySet parents live: what
+/// every command that talks to a cluster shares.
+#[derive(clap::Args, Debug, Clone)]
+pub struct KubeArgs {
     /// kubeconfig file (default: $KUBECONFIG, ~/.kube/config, or the
     /// in-cluster service account).
     #[arg(long, value_name = "FILE")]
@@ -29,16 +28,52 @@ pub struct ClusterArgs {
     /// kubeconfig context (default: the current context).
     #[arg(long, value_name = "NAME")]
     pub context: Option<String>,
+    /// Namespace of the ApplySet parent Secrets (`--namespace` is the old
+    /// spelling, kept for one release).
+    #[arg(
+        long = "parent-namespace",
+        alias = "namespace",
+        value_name = "NS",
+        default_value = DEFAULT_PARENT_NAMESPACE
+    )]
+    pub parent_namespace: String,
+}
+
+/// Where rudder keeps its ApplySet parents unless told otherwise.
+pub const DEFAULT_PARENT_NAMESPACE: &str = "rudder-system";
+
+impl KubeArgs {
+    /// Connects to the cluster named by the kubeconfig arguments.
+    pub async fn target(&self) -> anyhow::Result<(Target, String)> {
+        connect(self.kubeconfig.as_deref(), self.context.as_deref()).await
+    }
+}
+
+/// Arguments naming the source, the cluster and the ApplySet: what `sync`
+/// and `diff` share.
+#[derive(clap::Args, Debug)]
+pub struct ClusterArgs {
+    /// Directory holding the kustomization to render.
+    #[arg(long, value_name = "DIR")]
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Name of the ApplySet (its parent Secret); default: derived from DIR
     /// (its path inside the Git work tree, e.g. `clusters-us-east-1`).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
-    /// Namespace of the ApplySet parent Secret (created if absent).
-    #[arg(long, value_name = "NS", default_value = "rudder-system")]
-    pub namespace: String,
+    /// Namespace for namespaced objects that name none (Flux's
+    /// targetNamespace); default: the kubeconfig context's namespace.
+    #[arg(long, value_name = "NS")]
+    pub target_namespace: Option<String>,
     /// A variable for `${NAME}` substitution after rendering (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
+    /// Variables from a ConfigMap or Secret in --parent-namespace, as
+    /// Flux's substituteFrom: configmap/NAME or secret/NAME (repeatable;
+    /// later ones win, and --var wins over them).
+    #[arg(long = "vars-from", value_name = "KIND/NAME", value_parser = VarsSource::parse)]
+    pub vars_from: Vec<VarsSource>,
     /// Delete members that left the render.
     #[arg(long)]
     pub prune: bool,
@@ -49,41 +84,49 @@ pub struct ClusterArgs {
     /// Prune even when the render produced no object at all.
     #[arg(long)]
     pub allow_empty_prune: bool,
-    /// Delete and recreate any object whose change hits an immutable field.
-    #[arg(long)]
-    pub recreate: bool,
-    /// Requests in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 16)]
-    pub concurrency: usize,
 }
 
 impl ClusterArgs {
-    /// Renders DIR; the error is the renderer's own (file and line).
-    pub fn render(&self) -> anyhow::Result<Vec<Value>> {
-        let rendered = render_cmd::render(&self.path, &self.vars)
+    /// Connects to the cluster, reads the `--vars-from` variables there and
+    /// renders DIR with them and the `--var`s; the render error is the
+    /// renderer's own (file and line).
+    pub async fn render_for_cluster(&self) -> anyhow::Result<(Target, String, Vec<Value>)> {
+        let (target, default_namespace) = self.kube.target().await?;
+        let mut vars =
+            vars_from::read_all(&target, &self.kube.parent_namespace, &self.vars_from).await?;
+        vars.extend(render_cmd::parse_vars(&self.vars)?);
+        let rendered = render_cmd::render(&self.path, vars)
             .with_context(|| format!("rendering {}", self.path.display()))?;
-        Ok(rendered.objects)
+        Ok((target, default_namespace, rendered.objects))
     }
 
-    /// Connects to the cluster named by the kubeconfig arguments.
-    pub async fn target(&self) -> anyhow::Result<(Target, String)> {
-        connect(self.kubeconfig.as_deref(), self.context.as_deref()).await
-    }
-
-    /// The sync options these arguments ask for.
+    /// The sync options these arguments ask for; `default_namespace` is
+    /// the kubeconfig's, used unless --target-namespace is given.
     pub fn sync_options(&self, default_namespace: String) -> anyhow::Result<SyncOptions> {
         let plan = prune_guards(self.prune, self.max_prune_share, self.allow_empty_prune)?;
         let name = match &self.name {
             Some(name) => name.clone(),
             None => default_set_name(&self.path)?,
         };
-        let mut options = SyncOptions::new(ApplySetParent::new(name, self.namespace.clone()));
+        let mut options = SyncOptions::new(ApplySetParent::new(
+            name,
+            self.kube.parent_namespace.clone(),
+        ));
         options.plan = plan;
-        options.apply.recreate = self.recreate;
-        options.concurrency = self.concurrency.max(1);
-        options.default_namespace = default_namespace;
+        options.default_namespace = self.target_namespace.clone().unwrap_or(default_namespace);
         Ok(options)
     }
+}
+
+/// The error for an app whose ApplySet parent does not exist.
+pub fn no_such_app(target: &Target, parent: &ApplySetParent) -> anyhow::Error {
+    anyhow::anyhow!(
+        "cluster {}: no ApplySet parent Secret {}/{}: is `{}` an app here? (`rudder status` lists them)",
+        target.name(),
+        parent.namespace,
+        parent.name,
+        parent.name
+    )
 }
 
 /// The prune guards as `--prune`, `--max-prune-share` (1 allows any share)

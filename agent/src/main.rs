@@ -7,9 +7,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod cli_output;
 mod cluster_args;
 mod diff_cmd;
+mod http_client;
 mod leader;
+mod parent_record;
+mod reconcile_cmd;
 mod render_cmd;
 mod run;
 mod schema;
@@ -18,7 +22,10 @@ mod server;
 #[allow(dead_code, unused_imports)]
 mod source;
 mod status;
+mod status_cmd;
 mod sync_cmd;
+mod tree_cmd;
+mod vars_from;
 mod vet_cmd;
 
 /// rudder: a GitOps pull agent for multi-region Kubernetes.
@@ -31,6 +38,20 @@ mod vet_cmd;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    #[command(flatten)]
+    logs: LogArgs,
+}
+
+/// Logging, the same on every command.
+#[derive(clap::Args, Debug, Clone)]
+struct LogArgs {
+    /// Log format: text or json.
+    #[arg(long, global = true, env = "RUDDER_LOG_FORMAT", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    /// Log level: error, warn, info, debug or trace (RUDDER_LOG, a full
+    /// tracing filter such as info,kube=warn, wins when set).
+    #[arg(long, global = true, env = "RUDDER_LOG_LEVEL", value_name = "LEVEL", default_value = "info", value_parser = ["error", "warn", "info", "debug", "trace"])]
+    log_level: String,
 }
 
 #[derive(Subcommand)]
@@ -51,24 +72,52 @@ enum Command {
     /// changed and pruned. Exit 0 all passed, 1 errors found, 2 could not
     /// run.
     Vet(vet_cmd::VetArgs),
+    /// What rudder applied in a cluster, one line per app, read from the
+    /// ApplySet parents (or an agent's /status with --url). Exit 0 when
+    /// every app is Synced and Healthy, 1 otherwise, 2 could not run.
+    Status(status_cmd::StatusArgs),
+    /// An app's objects with their health, grouped by wave and stage as
+    /// they are applied. Exit 0 when every object is Current, 1 otherwise,
+    /// 2 could not run.
+    Tree(tree_cmd::TreeArgs),
+    /// Ask the agent to fetch and sync an app now, and wait for the result
+    /// (through an annotation on the app's ApplySet parent, or with --url
+    /// through the agent's signed webhook).
+    Reconcile(reconcile_cmd::ReconcileArgs),
+    /// Print a shell completion script: bash, zsh or fish.
+    Completion {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Run(_)) {
+        one_malloc_arena();
+    }
+    if let Err(error) = init_logs(&cli.logs) {
+        eprintln!("error: {error:#}");
+        return ExitCode::from(2);
+    }
     match cli.command {
         Command::Render(args) => report(render_cmd::run(&args).map(|()| ExitCode::SUCCESS), 1),
         Command::Version => {
             println!("rudder {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Command::Sync(args) => report(with_runtime(sync_cmd::run(&args), false), 1),
+        Command::Sync(args) => report(with_runtime(sync_cmd::run(&args)), 1),
         // `kubectl diff` exits 2 on error; so does rudder diff.
-        Command::Diff(args) => report(with_runtime(diff_cmd::run(&args), false), 2),
+        Command::Diff(args) => report(with_runtime(diff_cmd::run(&args)), 2),
         Command::Vet(args) => report(vet_cmd::run(&args), 2),
-        Command::Run(args) => {
-            one_malloc_arena();
-            let json = args.log_format == "json";
-            report(with_runtime(run::run(*args), json), 1)
+        Command::Run(args) => report(with_runtime(run::run(*args)), 1),
+        Command::Status(args) => report(with_runtime(status_cmd::run(&args)), 2),
+        Command::Tree(args) => report(with_runtime(tree_cmd::run(&args)), 2),
+        Command::Reconcile(args) => report(with_runtime(reconcile_cmd::run(&args)), 2),
+        Command::Completion { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "rudder", &mut std::io::stdout());
+            ExitCode::SUCCESS
         }
     }
 }
@@ -103,23 +152,29 @@ fn one_malloc_arena() {
     );
 }
 
-/// Runs a cluster command on a Tokio runtime, with logs on stderr
-/// (`RUDDER_LOG`, default `info`; one JSON object per line with `json`).
-/// `render` needs neither and starts faster without them.
-fn with_runtime<F: Future<Output = anyhow::Result<ExitCode>>>(
-    command: F,
-    json: bool,
-) -> anyhow::Result<ExitCode> {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("RUDDER_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let logs = tracing_subscriber::fmt()
+/// Logs go to stderr: `RUDDER_LOG` (a full `tracing` filter) when set,
+/// else `--log-level`; one JSON object per line with `--log-format json`.
+fn init_logs(logs: &LogArgs) -> anyhow::Result<()> {
+    let filter = match std::env::var("RUDDER_LOG") {
+        Ok(filter) if !filter.is_empty() => tracing_subscriber::EnvFilter::try_new(&filter)
+            .map_err(|e| anyhow::anyhow!("RUDDER_LOG `{filter}`: {e}"))?,
+        _ => tracing_subscriber::EnvFilter::new(&logs.log_level),
+    };
+    let builder = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(filter);
-    if json {
-        logs.json().init();
+    if logs.log_format == "json" {
+        builder.json().init();
     } else {
-        logs.with_ansi(std::io::stderr().is_terminal()).init();
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
     }
+    Ok(())
+}
+
+/// Runs a cluster command on a Tokio runtime.
+fn with_runtime<F: Future<Output = anyhow::Result<ExitCode>>>(
+    command: F,
+) -> anyhow::Result<ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?

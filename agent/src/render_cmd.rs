@@ -1,4 +1,4 @@
-//! `rudder render DIR [--var NAME=VALUE]...`: prints what `kubectl
+//! `rudder render DIR|--path DIR [--var NAME=VALUE]...`: prints what `kubectl
 //! kustomize DIR` prints. On failure nothing reaches stdout and one error
 //! line (naming the file, and the line for YAML) goes to stderr; warnings
 //! go to stderr either way.
@@ -12,14 +12,20 @@ use anyhow::{Context as _, bail};
 /// Arguments of `rudder render`.
 #[derive(clap::Args, Debug)]
 pub struct RenderArgs {
-    /// Directory holding the kustomization to render.
-    pub dir: PathBuf,
+    /// Directory holding the kustomization to render (or give --path).
+    #[arg(required_unless_present = "path", conflicts_with = "path")]
+    pub dir: Option<PathBuf>,
+    /// Directory holding the kustomization to render, as `sync` and `diff`
+    /// take it.
+    #[arg(long, value_name = "DIR")]
+    pub path: Option<PathBuf>,
     /// A variable for `${NAME}` substitution after rendering (repeatable).
     #[arg(long = "var", value_name = "NAME=VALUE")]
     pub vars: Vec<String>,
 }
 
-fn parse_vars(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+/// Parses `--var NAME=VALUE` items.
+pub fn parse_vars(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     for item in list {
         let Some((name, value)) = item.split_once('=') else {
@@ -33,13 +39,14 @@ fn parse_vars(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(out)
 }
 
-/// Renders `dir` with `--var` values, warnings to stderr: what `render`,
+/// Renders `dir` with variables, warnings to stderr: what `render`,
 /// `sync` and `diff` all start with. A render error is the renderer's own,
 /// which already names the file (and line).
-pub fn render(dir: &Path, vars: &[String]) -> anyhow::Result<rudder_render::Rendered> {
-    let options = rudder_render::RenderOptions {
-        vars: parse_vars(vars)?,
-    };
+pub fn render(
+    dir: &Path,
+    vars: BTreeMap<String, String>,
+) -> anyhow::Result<rudder_render::Rendered> {
+    let options = rudder_render::RenderOptions { vars };
     let rendered = rudder_render::render_dir(dir, &options)?;
     for warning in &rendered.warnings {
         eprintln!("{warning}");
@@ -49,7 +56,12 @@ pub fn render(dir: &Path, vars: &[String]) -> anyhow::Result<rudder_render::Rend
 
 /// Runs the subcommand.
 pub fn run(args: &RenderArgs) -> anyhow::Result<()> {
-    let rendered = match render(&args.dir, &args.vars) {
+    let dir = args
+        .path
+        .as_deref()
+        .or(args.dir.as_deref())
+        .context("give the directory to render: rudder render DIR, or --path DIR")?;
+    let rendered = match parse_vars(&args.vars).and_then(|vars| render(dir, vars)) {
         Ok(r) => r,
         Err(e) => {
             // One line, no backtrace: the message already names the file.

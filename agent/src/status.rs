@@ -56,6 +56,10 @@ pub enum ErrorCode {
     /// A `${VAR}` has no value.
     #[serde(rename = "RUD2007")]
     RenderVariable,
+    /// A `--vars-from` / `varsFrom` ConfigMap or Secret is missing or
+    /// unreadable.
+    #[serde(rename = "RUD2008")]
+    RenderVarsFrom,
     /// The cluster could not be reached (or failed) during a sync.
     #[serde(rename = "RUD3001")]
     ClusterUnreachable,
@@ -103,6 +107,7 @@ impl ErrorCode {
             ErrorCode::RenderKustomization => "RUD2005",
             ErrorCode::RenderTransform => "RUD2006",
             ErrorCode::RenderVariable => "RUD2007",
+            ErrorCode::RenderVarsFrom => "RUD2008",
             ErrorCode::ClusterUnreachable => "RUD3001",
             ErrorCode::ClusterForbidden => "RUD3002",
             ErrorCode::ObjectInvalid => "RUD3003",
@@ -286,6 +291,8 @@ pub struct AppStatus {
     pub history: VecDeque<HistoryEntry>,
     /// Files the last render read (the change filter's size).
     pub files_read: usize,
+    /// The last `rudder reconcile` request the app synced after.
+    pub reconcile_handled_at: Option<String>,
 }
 
 impl AppStatus {
@@ -309,6 +316,7 @@ impl AppStatus {
             not_current: Vec::new(),
             history: VecDeque::new(),
             files_read: 0,
+            reconcile_handled_at: None,
         }
     }
 
@@ -413,6 +421,46 @@ pub fn rfc3339_unix(secs: i64) -> String {
     )
 }
 
+/// Reads `YYYY-MM-DDTHH:MM:SS[.frac]Z` (what [`rfc3339`] and
+/// [`rfc3339_micros`] write) as Unix seconds; `None` for anything else.
+pub fn parse_rfc3339_unix(text: &str) -> Option<i64> {
+    let text = text.strip_suffix('Z')?;
+    let (date, time) = text.split_once('T')?;
+    let mut date = date.splitn(3, '-').map(|p| p.parse::<i64>().ok());
+    let (year, month, day) = (date.next()??, date.next()??, date.next()??);
+    let time = time.split('.').next()?;
+    let mut time = time.splitn(3, ':').map(|p| p.parse::<i64>().ok());
+    let (hour, minute, second) = (time.next()??, time.next()??, time.next()??);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second)
+}
+
+/// (year, month, day) to days since 1970-01-01: the inverse of
+/// [`civil_from_days`].
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// A duration in seconds as a person reads an age: `45s`, `12m`, `3h`,
+/// `4d`.
+pub fn brief_age(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m", seconds / 60),
+        3600..86_400 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86_400),
+    }
+}
+
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
 /// calendar (Howard Hinnant's algorithm).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
@@ -440,6 +488,26 @@ mod tests {
         assert_eq!(rfc3339_unix(-1), "1969-12-31T23:59:59Z");
         let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_500_000);
         assert_eq!(rfc3339_micros(t), "1970-01-01T00:00:01.500000Z");
+    }
+
+    #[test]
+    fn rfc3339_reads_back_what_it_writes() {
+        for secs in [0, 951_782_400, 1_796_176_656, -1, 4_102_444_800] {
+            assert_eq!(parse_rfc3339_unix(&rfc3339_unix(secs)), Some(secs));
+        }
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_micros(1_796_176_656_250_000);
+        assert_eq!(parse_rfc3339_unix(&rfc3339_micros(t)), Some(1_796_176_656));
+        assert_eq!(parse_rfc3339_unix("2026-13-01T00:00:00Z"), None);
+        assert_eq!(parse_rfc3339_unix("yesterday"), None);
+    }
+
+    #[test]
+    fn ages_read_briefly() {
+        assert_eq!(brief_age(5), "5s");
+        assert_eq!(brief_age(600), "10m");
+        assert_eq!(brief_age(7200), "2h");
+        assert_eq!(brief_age(3 * 86_400), "3d");
+        assert_eq!(brief_age(-3), "0s");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use rudder_reconciler::sync;
 use rudder_reconciler::wait;
 use rudder_reconciler::watch::WatchReport;
 
+use crate::cli_output::{OutputArgs, print_json, sync_json};
 use crate::cluster_args::{ClusterArgs, parse_duration};
 use crate::run::shutdown_signal;
 
@@ -20,6 +21,14 @@ use crate::run::shutdown_signal;
 pub struct SyncArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
+    /// Delete and recreate any object whose change hits an immutable field.
+    #[arg(long)]
+    pub recreate: bool,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 16)]
+    pub concurrency: usize,
+    #[command(flatten)]
+    pub output: OutputArgs,
     /// Wait until every object is healthy (kstatus rules).
     #[arg(long)]
     pub wait: bool,
@@ -42,16 +51,39 @@ const RETRY_FIRST: Duration = Duration::from_secs(1);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 
 pub async fn run(args: &SyncArgs) -> anyhow::Result<ExitCode> {
-    let rendered = args.cluster.render()?;
-    let (target, default_namespace) = args.cluster.target().await?;
-    let options = args.cluster.sync_options(default_namespace)?;
+    let (target, default_namespace, rendered) = args.cluster.render_for_cluster().await?;
+    let mut options = args.cluster.sync_options(default_namespace)?;
+    options.apply.recreate = args.recreate;
+    options.concurrency = args.concurrency.max(1);
     if args.watch {
         return watch(args, target, options, rendered).await;
     }
     let desired = sync::prepare(&target, rendered, &options).await?;
     let report = sync::sync_desired(&target, Ok(desired.clone()), &options).await?;
-    print!("{}", report.summary);
     let mut ok = report.succeeded();
+    if args.output.json() {
+        let mut out = sync_json(&report.summary, report.prune_refusal.as_deref(), ok);
+        if args.wait && ok {
+            let members: Vec<_> = desired.iter().map(|d| d.reference.clone()).collect();
+            let health = wait::wait_for_health(&target, &options.parent, &members, args.timeout)
+                .await
+                .context("waiting for health")?;
+            out["health"] = serde_json::json!({
+                "aggregate": health.aggregate,
+                "timed_out": health.timed_out,
+                "waited_s": health.waited.as_secs_f64(),
+                "unhealthy": health.unhealthy_lines(),
+            });
+            ok = health.aggregate == AggregateHealth::Healthy;
+        }
+        print_json(&out);
+        return Ok(if ok {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
+    print!("{}", report.summary);
     if args.wait && ok {
         let members: Vec<_> = desired.iter().map(|d| d.reference.clone()).collect();
         let health = wait::wait_for_health(&target, &options.parent, &members, args.timeout)

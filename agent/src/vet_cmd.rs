@@ -335,6 +335,8 @@ fn path_app(template: &str, args: &VetArgs) -> AppEntry {
         path: template.to_string(),
         prune: !args.no_prune,
         vars: BTreeMap::new(),
+        vars_from: Vec::new(),
+        target_namespace: None,
     }
 }
 

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
+use integration_tests::agent::output_text;
 use integration_tests::{Cluster, ClusterOptions};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, DeleteParams};
@@ -59,17 +60,8 @@ fn rudder(args: &[&str], dir: &Path, kubeconfig: &Path) -> Output {
         .expect("rudder runs")
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 fn assert_no_secret(output: &Output) {
-    let all = text(output);
+    let all = output_text(output);
     assert!(
         !all.contains(SECRET) && !all.contains(SECRET_B64),
         "a Secret value was printed:\n{all}"
@@ -88,7 +80,7 @@ async fn sync_diff_and_errors_from_the_command_line() {
     let kubeconfig = cluster.kubeconfig_path();
 
     let diff = rudder(&["diff"], &overlay, kubeconfig);
-    assert_eq!(diff.status.code(), Some(1), "{}", text(&diff));
+    assert_eq!(diff.status.code(), Some(1), "{}", output_text(&diff));
     assert!(String::from_utf8_lossy(&diff.stdout).contains("+++ desired/ConfigMap/shop/settings"));
     assert_no_secret(&diff);
 
@@ -97,7 +89,7 @@ async fn sync_diff_and_errors_from_the_command_line() {
         &overlay,
         kubeconfig,
     );
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(first.status.code(), Some(0), "{}", output_text(&first));
     let out = String::from_utf8_lossy(&first.stdout);
     assert!(
         out.starts_with("created 3, configured 0, unchanged 0, pruned 0, failed 0\n"),
@@ -118,18 +110,18 @@ async fn sync_diff_and_errors_from_the_command_line() {
     );
 
     let again = rudder(&["sync", "--prune"], &overlay, kubeconfig);
-    assert_eq!(again.status.code(), Some(0), "{}", text(&again));
+    assert_eq!(again.status.code(), Some(0), "{}", output_text(&again));
     assert!(
         String::from_utf8_lossy(&again.stdout).starts_with("created 0, configured 0, unchanged 3,")
     );
     let same = rudder(&["diff"], &overlay, kubeconfig);
-    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
-    assert!(same.stdout.is_empty(), "{}", text(&same));
+    assert_eq!(same.status.code(), Some(0), "{}", output_text(&same));
+    assert!(same.stdout.is_empty(), "{}", output_text(&same));
 
     // A changed Secret: the diff says so without the value.
     repository(&repo, 3, "another-secret-value");
     let changed = rudder(&["diff", "--prune"], &overlay, kubeconfig);
-    assert_eq!(changed.status.code(), Some(1), "{}", text(&changed));
+    assert_eq!(changed.status.code(), Some(1), "{}", output_text(&changed));
     let out = String::from_utf8_lossy(&changed.stdout);
     assert!(
         out.contains("-  replicas: \"2\"\n+  replicas: \"3\""),
@@ -148,7 +140,7 @@ async fn sync_diff_and_errors_from_the_command_line() {
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [\n",
     );
     let broken = rudder(&["sync", "--prune"], &overlay, kubeconfig);
-    assert_eq!(broken.status.code(), Some(1), "{}", text(&broken));
+    assert_eq!(broken.status.code(), Some(1), "{}", output_text(&broken));
     let err = String::from_utf8_lossy(&broken.stderr);
     assert!(err.contains("settings.yaml"), "{err}");
     let cms: Api<ConfigMap> = Api::namespaced(cluster.client(), "shop");
@@ -164,14 +156,14 @@ async fn sync_diff_and_errors_from_the_command_line() {
     let port = cluster.server().rsplit(':').next().unwrap().to_string();
     std::fs::write(&bad_config, config.replace(&port, "1")).unwrap();
     let down = rudder(&["sync"], &overlay, &bad_config);
-    assert_eq!(down.status.code(), Some(1), "{}", text(&down));
+    assert_eq!(down.status.code(), Some(1), "{}", output_text(&down));
     assert!(
         String::from_utf8_lossy(&down.stderr).contains("cluster "),
         "{}",
-        text(&down)
+        output_text(&down)
     );
     let down = rudder(&["diff"], &overlay, &bad_config);
-    assert_eq!(down.status.code(), Some(2), "{}", text(&down));
+    assert_eq!(down.status.code(), Some(2), "{}", output_text(&down));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -230,13 +222,13 @@ async fn sync_watch_waits_for_a_cluster_that_is_down_heals_a_deletion_and_stops_
     })
     .await
     .unwrap();
-    assert!(healed, "not healed within 5 s:\n{}", text(&output));
-    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+    assert!(healed, "not healed within 5 s:\n{}", output_text(&output));
+    assert_eq!(output.status.code(), Some(0), "{}", output_text(&output));
     let out = String::from_utf8_lossy(&output.stdout);
     assert!(
         out.contains("stopped; 1 drift corrections"),
         "{}",
-        text(&output)
+        output_text(&output)
     );
     let err = String::from_utf8_lossy(&output.stderr);
     assert!(

@@ -375,7 +375,7 @@ fn chart_and_manifests_grant_the_same_permissions_and_namespace_every_object() {
                 .map(|e| e["value"].clone())
         };
         assert_eq!(var("RUDDER_REGION"), Some("eu-west-1".into()));
-        assert_eq!(var("RUDDER_NAMESPACE"), Some("rudder-system".into()));
+        assert_eq!(var("RUDDER_PARENT_NAMESPACE"), Some("rudder-system".into()));
     }
     let ha = helm_template(&["replicas=2"]);
     let env =
@@ -694,7 +694,7 @@ impl TokenBed {
             ("RUDDER_INTERVAL", "1s".to_string()),
             ("RUDDER_KUBECONFIG", self.kubeconfig.display().to_string()),
             ("RUDDER_CACHE_DIR", cache.display().to_string()),
-            ("RUDDER_NAMESPACE", "rudder-system".to_string()),
+            ("RUDDER_PARENT_NAMESPACE", "rudder-system".to_string()),
             ("POD_NAME", format!("{}-0", self.cluster.name())),
         ] {
             env.insert(name.to_string(), value);

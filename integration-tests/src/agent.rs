@@ -247,6 +247,17 @@ pub fn request(
     Some((status, body))
 }
 
+/// A finished command's exit code, stdout and stderr, for an assertion's
+/// message.
+pub fn output_text(output: &std::process::Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
 /// HMAC-SHA256 in hex, as a webhook sender computes it: written out here
 /// from RFC 2104 for keys up to one block, so the agent's own
 /// implementation is never used to check itself.

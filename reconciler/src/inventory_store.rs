@@ -116,6 +116,37 @@ pub async fn write(
     Ok(Some(serde_json::to_value(&written).unwrap_or(desired)))
 }
 
+/// Merges `annotations` into the parent's (a `None` removes that key),
+/// as `field_manager`; `Ok(false)` when the parent does not exist. For
+/// what rudder records about a set beside its inventory, which the
+/// inventory's own apply neither owns nor removes.
+pub async fn annotate(
+    target: &Target,
+    parent: &ApplySetParent,
+    field_manager: &str,
+    annotations: &std::collections::BTreeMap<&str, Option<String>>,
+) -> Result<bool, InventoryStoreError> {
+    let api: Api<Secret> = Api::namespaced(target.client(), &parent.namespace);
+    let patch = serde_json::json!({"metadata": {"annotations": annotations}});
+    let params = PatchParams {
+        field_manager: Some(field_manager.to_string()),
+        ..PatchParams::default()
+    };
+    match api
+        .patch(&parent.name, &params, &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(true),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(false),
+        Err(source) => Err(InventoryStoreError::Write {
+            cluster: target.name().to_string(),
+            namespace: parent.namespace.clone(),
+            name: parent.name.clone(),
+            source,
+        }),
+    }
+}
+
 /// The parts rudder writes (labels, annotations, data) are equal.
 fn same_content(live: &Value, desired: &Value) -> bool {
     let subset = |path: &str| {

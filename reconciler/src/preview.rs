@@ -18,11 +18,29 @@ use crate::plan::PruneDecision;
 use crate::sync::{self, SyncError, SyncOptions};
 use crate::target::{Target, TargetError};
 
+/// What a sync would do to one object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DiffAction {
+    Create,
+    Update,
+    Delete,
+}
+
+/// One object a sync would change.
+#[derive(Debug, Clone)]
+pub struct ObjectDiff {
+    pub reference: ObjectRef,
+    pub action: DiffAction,
+    /// The unified diff, Secret data redacted.
+    pub diff: String,
+}
+
 /// The differences a sync would make.
 #[derive(Debug, Default)]
 pub struct Preview {
-    /// One unified diff per object that would change, in apply order.
-    pub diffs: Vec<String>,
+    /// One diff per object that would change, in apply order (prunes last).
+    pub diffs: Vec<ObjectDiff>,
     /// Objects the server refused even in a dry run, with why.
     pub errors: Vec<String>,
     /// Sentences about what would not happen (a refused prune, kept objects).
@@ -65,9 +83,20 @@ pub async fn preview(
             match result {
                 Ok(ObjectPreview { diff, exists }) => {
                     if !exists && reference.kind == "Namespace" {
-                        absent_namespaces.insert(reference.name);
+                        absent_namespaces.insert(reference.name.clone());
                     }
-                    preview.diffs.extend(diff);
+                    if let Some(diff) = diff {
+                        let action = if exists {
+                            DiffAction::Update
+                        } else {
+                            DiffAction::Create
+                        };
+                        preview.diffs.push(ObjectDiff {
+                            reference,
+                            action,
+                            diff,
+                        });
+                    }
                 }
                 Err(error) => preview.errors.push(error),
             }
@@ -85,7 +114,11 @@ pub async fn preview(
                 for entry in prune.candidates() {
                     let live = members.get(&entry.reference.key());
                     if let Some(diff) = object_diff(&entry.reference, live.as_ref(), None) {
-                        preview.diffs.push(diff);
+                        preview.diffs.push(ObjectDiff {
+                            reference: entry.reference.clone(),
+                            action: DiffAction::Delete,
+                            diff,
+                        });
                     }
                 }
             }

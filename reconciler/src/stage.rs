@@ -23,6 +23,21 @@ use std::cmp::Ordering;
 
 use crate::object::ObjectRef;
 
+/// The annotation that puts an object in a sync wave (an integer, default
+/// 0; lower waves first).
+pub const WAVE_ANNOTATION: &str = "rudder.io/wave";
+
+/// The wave of `object`: its [`WAVE_ANNOTATION`] as an integer, 0 without
+/// one; the error quotes a value that is not an integer.
+pub fn wave(object: &serde_json::Value) -> Result<i64, String> {
+    match crate::object::annotation(object, WAVE_ANNOTATION) {
+        None => Ok(0),
+        Some(text) => text.trim().parse().map_err(|_| {
+            format!("annotation {WAVE_ANNOTATION}: `{text}` is not an integer (write e.g. \"-1\", \"0\" or \"2\")")
+        }),
+    }
+}
+
 /// One apply stage; see the module documentation for what goes where.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Stage {
@@ -189,6 +204,15 @@ fn is_webhook_configuration(r: &ObjectRef) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn waves_are_integers_defaulting_to_zero() {
+        let with = |value: &str| serde_json::json!({"metadata": {"annotations": {WAVE_ANNOTATION: value}}});
+        assert_eq!(wave(&serde_json::json!({"metadata": {}})), Ok(0));
+        assert_eq!(wave(&with("-1")), Ok(-1));
+        assert_eq!(wave(&with("3")), Ok(3));
+        assert!(wave(&with("first")).unwrap_err().contains("`first`"));
+    }
 
     fn r(api_version: &str, kind: &str, namespace: Option<&str>, name: &str) -> ObjectRef {
         let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));

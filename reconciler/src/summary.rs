@@ -25,7 +25,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
-    fn verb(&self) -> &'static str {
+    /// `created`, `configured`, `unchanged`, `pruned` or `failed`.
+    pub fn verb(&self) -> &'static str {
         match self {
             Outcome::Created => "created",
             Outcome::Configured => "configured",

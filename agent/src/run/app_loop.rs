@@ -21,11 +21,13 @@ use tokio::sync::watch;
 
 use super::config::AppSpec;
 use super::events::EventSink;
+use crate::parent_record::AppRecord;
 use crate::server::metrics::Metrics;
 use crate::source::{self, ReadSet, RenderMode, Snapshot};
 use crate::status::{
     Board, ErrorCode, ErrorStatus, HealthState, HistoryEntry, ObjectNote, SyncState, rfc3339,
 };
+use crate::vars_from;
 
 /// First pause before retrying a failed sync (doubling up to the worker's
 /// `retry_max`).
@@ -38,6 +40,12 @@ const HEALTH_EVERY: Duration = Duration::from_secs(1);
 pub struct AppWorker {
     pub spec: AppSpec,
     pub app: App,
+    /// `rudder reconcile` requests for this app (their requested-at).
+    pub reconcile_requests: tokio::sync::mpsc::Receiver<String>,
+    /// The app's record, for its ApplySet parent ([`super::parents::record`]).
+    pub records: watch::Sender<Option<AppRecord>>,
+    /// Where `varsFrom` objects are read.
+    pub parent_namespace: String,
     pub board: Board,
     pub metrics: Arc<Metrics>,
     pub events: EventSink,
@@ -59,6 +67,8 @@ struct Progress {
     health_seen: u64,
     /// A watch failed and no sync succeeded since.
     watch_failing: bool,
+    /// A reconcile request to mark handled after the next attempt.
+    reconcile: Option<String>,
 }
 
 impl AppWorker {
@@ -89,6 +99,18 @@ impl AppWorker {
             tokio::select! {
                 biased;
                 _ = shutdown.changed() => break,
+                // Before new revisions: the request comes after the fetch
+                // it caused, and syncs what that fetch found.
+                Some(requested) = self.reconcile_requests.recv() => {
+                    progress.reconcile = Some(requested);
+                    let latest = snapshots.borrow_and_update().clone();
+                    if let Some(snapshot) = latest {
+                        // As Flux's reconcile: sync now from fresh reads,
+                        // whether or not the commit changed.
+                        progress.retry = None;
+                        self.attempt(snapshot, Observe::Fresh, &mut progress).await;
+                    }
+                }
                 changed = snapshots.changed() => {
                     if changed.is_err() {
                         break;
@@ -174,7 +196,10 @@ impl AppWorker {
         });
         self.metrics
             .record_unchanged(&self.spec.name, unix_seconds(now));
-        self.publish_info();
+        // Not on the parent: a commit for other apps costs this cluster no
+        // request. The parent keeps the revision last synced (whose objects
+        // these are) until the app's outcome next changes.
+        self.publish(false);
         tracing::info!(app = %self.spec.name, revision = %snapshot.revision, "commit touches no file of this app; recorded without rendering");
     }
 
@@ -187,9 +212,30 @@ impl AppWorker {
     ) {
         let started = Instant::now();
         let path = self.spec.path.clone();
-        let options = rudder_render::RenderOptions {
-            vars: self.spec.vars.clone(),
+        let mut vars = match vars_from::read_all(
+            self.app.target(),
+            &self.parent_namespace,
+            &self.spec.vars_from,
+        )
+        .await
+        {
+            Ok(vars) => vars,
+            Err(error) => {
+                self.record_failure(
+                    &snapshot,
+                    ErrorStatus::new(ErrorCode::RenderVarsFrom, error.to_string()),
+                    started.elapsed(),
+                );
+                // The object may appear: try again with backoff.
+                let wait = progress.backoff;
+                progress.backoff = (progress.backoff * 2).min(self.retry_max);
+                progress.retry = Some((snapshot, Instant::now() + wait));
+                self.handled_reconcile(progress);
+                return;
+            }
         };
+        vars.extend(self.spec.vars.clone());
+        let options = rudder_render::RenderOptions { vars };
         let for_render = snapshot.clone();
         let rendered = tokio::task::spawn_blocking(move || {
             source::render_snapshot(&for_render, &path, &options)
@@ -202,6 +248,7 @@ impl AppWorker {
                 self.record_render_error(&snapshot, &error, started.elapsed());
                 // A broken commit is not retried: the next commit is the fix.
                 progress.retry = None;
+                self.handled_reconcile(progress);
                 return;
             }
             Err(join) => {
@@ -233,6 +280,19 @@ impl AppWorker {
             progress.retry = Some((snapshot, Instant::now() + wait));
         }
         self.refresh_health(progress);
+        self.handled_reconcile(progress);
+    }
+
+    /// Marks the pending reconcile request handled, after the attempt it
+    /// asked for was recorded.
+    fn handled_reconcile(&self, progress: &mut Progress) {
+        if let Some(requested) = progress.reconcile.take() {
+            tracing::info!(app = %self.spec.name, requested_at = %requested, "reconcile handled");
+            self.board.update_app(&self.spec.name, |a| {
+                a.reconcile_handled_at = Some(requested)
+            });
+            self.publish_info();
+        }
     }
 
     fn record_render_error(
@@ -242,19 +302,26 @@ impl AppWorker {
         took: Duration,
     ) {
         let (code, file, line) = ErrorCode::of_render(error);
-        let message = error.to_string();
+        let error = ErrorStatus {
+            code,
+            message: error.to_string(),
+            file,
+            line,
+        };
+        self.record_failure(snapshot, error, took);
+    }
+
+    /// A revision that could not be rendered (nothing applied).
+    fn record_failure(&self, snapshot: &Snapshot, error: ErrorStatus, took: Duration) {
+        let code = error.code;
+        let message = error.message.clone();
         tracing::warn!(app = %self.spec.name, revision = %snapshot.revision, code = code.as_str(), %message, "render failed; nothing applied");
         let at = rfc3339(SystemTime::now());
         self.board.update_app(&self.spec.name, |a| {
             a.sync = SyncState::Failed;
             a.attempted_revision = Some(snapshot.revision.clone());
             a.last_attempt = Some(at.clone());
-            a.error = Some(ErrorStatus {
-                code,
-                message: message.clone(),
-                file,
-                line,
-            });
+            a.error = Some(error);
             a.push_history(HistoryEntry {
                 revision: snapshot.revision.clone(),
                 result: "Failed",
@@ -455,17 +522,27 @@ impl AppWorker {
         self.publish_info();
     }
 
+    /// Passes the app's state on to the metrics and to its parent's
+    /// recorder (which writes only when the outcome changed).
     fn publish_info(&self) {
+        self.publish(true);
+    }
+
+    fn publish(&self, to_parent: bool) {
         let info = self.board.update_app(&self.spec.name, |a| {
             (
                 a.applied_revision.clone().unwrap_or_default(),
                 a.sync.as_str(),
                 a.health.as_str(),
+                AppRecord::of(a),
             )
         });
-        if let Some((revision, sync, health)) = info {
+        if let Some((revision, sync, health, record)) = info {
             self.metrics
                 .set_info(&self.spec.name, &revision, sync, health);
+            if to_parent {
+                self.records.send_replace(Some(record));
+            }
         }
     }
 }

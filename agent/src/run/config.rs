@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::cluster_args::{dns_label, parse_duration};
+use crate::cluster_args::{DEFAULT_PARENT_NAMESPACE, dns_label, parse_duration};
+use crate::vars_from::VarsSource;
 
 /// Arguments of `rudder run`.
 #[derive(clap::Args, Debug, Clone)]
@@ -72,14 +73,32 @@ pub struct RunArgs {
     /// e.g. clusters-us-east-1).
     #[arg(long, env = "RUDDER_NAME", value_name = "NAME")]
     pub name: Option<String>,
-    /// Namespace of the ApplySet parents, the Lease and the Events.
+    /// Namespace of the ApplySet parents, the Lease, the Events and
+    /// --vars-from objects (default: rudder-system; `--namespace` and
+    /// RUDDER_NAMESPACE, the old spellings, still work for one release).
     #[arg(
-        long,
-        env = "RUDDER_NAMESPACE",
-        value_name = "NS",
-        default_value = "rudder-system"
+        long = "parent-namespace",
+        alias = "namespace",
+        env = "RUDDER_PARENT_NAMESPACE",
+        value_name = "NS"
     )]
-    pub namespace: String,
+    pub parent_namespace: Option<String>,
+    /// Namespace for namespaced objects that name none (Flux's
+    /// targetNamespace; an app's targetNamespace wins); default: the
+    /// kubeconfig's namespace, in a pod rudder's own.
+    #[arg(long, env = "RUDDER_TARGET_NAMESPACE", value_name = "NS")]
+    pub target_namespace: Option<String>,
+    /// Variables for every app from a ConfigMap or Secret in
+    /// --parent-namespace: configmap/NAME or secret/NAME (repeatable;
+    /// comma-separated in the environment variable).
+    #[arg(
+        long = "vars-from",
+        env = "RUDDER_VARS_FROM",
+        value_name = "KIND/NAME",
+        value_delimiter = ',',
+        value_parser = VarsSource::parse
+    )]
+    pub vars_from: Vec<VarsSource>,
     /// Where the Git cache lives.
     #[arg(
         long,
@@ -156,7 +175,7 @@ pub struct RunArgs {
     /// replicas: only the leader fetches and writes.
     #[arg(long, env = "RUDDER_LEADER_ELECT")]
     pub leader_elect: bool,
-    /// Name of the Lease (in --namespace).
+    /// Name of the Lease (in --parent-namespace).
     #[arg(
         long,
         env = "RUDDER_LEASE_NAME",
@@ -168,9 +187,21 @@ pub struct RunArgs {
     /// host name, with the process id).
     #[arg(long, env = "RUDDER_IDENTITY", value_name = "ID")]
     pub identity: Option<String>,
-    /// Log format: text or json.
-    #[arg(long, env = "RUDDER_LOG_FORMAT", value_name = "FORMAT", default_value = "text", value_parser = ["text", "json"])]
-    pub log_format: String,
+}
+
+impl RunArgs {
+    /// The namespace of the parents: --parent-namespace, else the old
+    /// RUDDER_NAMESPACE, else rudder-system.
+    pub fn parent_namespace(&self) -> String {
+        self.parent_namespace
+            .clone()
+            .or_else(|| {
+                std::env::var("RUDDER_NAMESPACE")
+                    .ok()
+                    .filter(|ns| !ns.is_empty())
+            })
+            .unwrap_or_else(|| DEFAULT_PARENT_NAMESPACE.to_string())
+    }
 }
 
 /// One app as the apps file writes it.
@@ -183,6 +214,13 @@ pub struct AppEntry {
     pub prune: bool,
     #[serde(default)]
     pub vars: BTreeMap<String, String>,
+    /// More variables from ConfigMaps and Secrets (`secret/NAME`), below
+    /// `vars`.
+    #[serde(default, rename = "varsFrom")]
+    pub vars_from: Vec<VarsSource>,
+    /// Namespace for this app's namespaced objects that name none.
+    #[serde(default, rename = "targetNamespace")]
+    pub target_namespace: Option<String>,
 }
 
 /// The apps file. Later versions add top-level keys (ordering, waves,
@@ -202,6 +240,10 @@ pub struct AppSpec {
     pub path: String,
     pub prune: bool,
     pub vars: BTreeMap<String, String>,
+    /// Read from the cluster before each render; `vars` win over them.
+    pub vars_from: Vec<VarsSource>,
+    /// Overrides the agent's --target-namespace.
+    pub target_namespace: Option<String>,
     pub field_manager: String,
 }
 
@@ -295,11 +337,21 @@ pub fn app_specs(args: &RunArgs, apps_file: Option<AppsFile>) -> Result<Vec<AppS
                 path: template.clone(),
                 prune: args.prune,
                 vars: BTreeMap::new(),
+                vars_from: Vec::new(),
+                target_namespace: None,
             }]
         }
         (None, None) => return Err("give --path TEMPLATE or --apps FILE".into()),
     };
-    region_apps(&args.region, &args.cluster, &common, entries)
+    let mut specs = region_apps(&args.region, &args.cluster, &common, entries)?;
+    for spec in &mut specs {
+        let own = std::mem::take(&mut spec.vars_from);
+        spec.vars_from = args.vars_from.iter().cloned().chain(own).collect();
+        if spec.target_namespace.is_none() {
+            spec.target_namespace = args.target_namespace.clone();
+        }
+    }
+    Ok(specs)
 }
 
 /// The apps of one region's agent: each entry's path templated for the
@@ -322,6 +374,8 @@ pub fn region_apps(
                 name: entry.name,
                 prune: entry.prune,
                 vars,
+                vars_from: entry.vars_from,
+                target_namespace: entry.target_namespace,
             })
         })
         .collect()
@@ -438,6 +492,56 @@ mod tests {
             parse_apps_file("a.yaml", "apps: []\n")
                 .unwrap_err()
                 .contains("empty")
+        );
+    }
+
+    #[test]
+    fn vars_from_and_target_namespace_come_from_flags_and_apps() {
+        let file = parse_apps_file(
+            "apps.yaml",
+            "apps:\n  - name: shop\n    path: shop\n    varsFrom: [secret/shop-vars]\n    targetNamespace: shop\n  - name: infra\n    path: infra\n",
+        )
+        .unwrap();
+        let specs = app_specs(
+            &args(&[
+                "--apps",
+                "apps.yaml",
+                "--vars-from",
+                "configmap/region",
+                "--target-namespace",
+                "apps",
+            ]),
+            Some(file),
+        )
+        .unwrap();
+        assert_eq!(
+            specs[0].vars_from,
+            vec![
+                VarsSource::ConfigMap("region".into()),
+                VarsSource::Secret("shop-vars".into())
+            ]
+        );
+        assert_eq!(specs[0].target_namespace.as_deref(), Some("shop"));
+        assert_eq!(specs[1].target_namespace.as_deref(), Some("apps"));
+        assert!(
+            parse_apps_file(
+                "a.yaml",
+                "apps:\n  - {name: a, path: p, varsFrom: [deployment/x]}\n"
+            )
+            .unwrap_err()
+            .contains("configmap/NAME")
+        );
+    }
+
+    #[test]
+    fn the_parent_namespace_keeps_its_old_flag() {
+        assert_eq!(
+            args(&["--path", "p", "--namespace", "ops"]).parent_namespace(),
+            "ops"
+        );
+        assert_eq!(
+            args(&["--path", "p", "--parent-namespace", "ops2"]).parent_namespace(),
+            "ops2"
         );
     }
 

@@ -8,8 +8,10 @@
 pub mod app_loop;
 pub mod config;
 pub mod events;
+pub mod parents;
 pub mod source_loop;
 
+use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -58,6 +60,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => None,
     };
     let identity = args.identity.clone().unwrap_or_else(default_identity);
+    let parent_namespace = args.parent_namespace();
 
     let board = Board::new(Status {
         cluster: args.cluster.clone(),
@@ -83,12 +86,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
-    let (trigger_tx, trigger_rx) = mpsc::channel(1);
+    let (trigger_tx, trigger_rx) = mpsc::channel(server::TRIGGER_QUEUE);
+    // One queue of `rudder reconcile` requests per app, fed by the
+    // parents' watch and the signed /hooks/reconcile.
+    let mut reconcile_rx = BTreeMap::new();
+    let mut reconcile_tx = BTreeMap::new();
+    for spec in &specs {
+        let (tx, rx) = mpsc::channel(4);
+        reconcile_tx.insert(spec.name.clone(), tx);
+        reconcile_rx.insert(spec.name.clone(), rx);
+    }
     let state = ServerState {
         board: board.clone(),
         metrics: metrics.clone(),
         webhook_secret,
-        triggers: trigger_tx,
+        triggers: trigger_tx.clone(),
+        reconcile: Arc::new(reconcile_tx.clone()),
     };
     let mut server_shutdown = shutdown_rx.clone();
     let (addr, server_task) = server::serve(args.listen, state, async move {
@@ -105,7 +118,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut elector = args.leader_elect.then(|| {
         Elector::new(
             target.client(),
-            &args.namespace,
+            &parent_namespace,
             &args.lease_name,
             &identity,
             board.clone(),
@@ -138,10 +151,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (snapshot_tx, snapshot_rx) = watch::channel(None);
     let mut tasks = Vec::new();
     for spec in specs {
-        let options = sync_options(&args, &spec, &guards, default_namespace.clone());
-        let events = app_loop_events(&target, &identity, &args.namespace, &spec);
+        let options = sync_options(&args, &spec, &guards, &parent_namespace, &default_namespace);
+        let events = app_loop_events(&target, &identity, &parent_namespace, &spec);
+        let (record_tx, record_rx) = watch::channel(None);
+        tasks.push(tokio::spawn(parents::record(
+            target.clone(),
+            options.parent.clone(),
+            record_rx,
+            shutdown_rx.clone(),
+        )));
         let worker = app_loop::AppWorker {
             app: App::new(spec.name.clone(), target.clone(), options),
+            reconcile_requests: reconcile_rx.remove(&spec.name).expect("a queue per app"),
+            records: record_tx,
+            parent_namespace: parent_namespace.clone(),
             spec,
             board: board.clone(),
             metrics: metrics.clone(),
@@ -155,6 +178,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             worker.run(snapshot_rx.clone(), shutdown_rx.clone()),
         ));
     }
+    tasks.push(tokio::spawn(parents::watch_reconcile_requests(
+        target.clone(),
+        parent_namespace.clone(),
+        reconcile_tx,
+        trigger_tx,
+        shutdown_rx.clone(),
+    )));
     let source_loop = source_loop::SourceLoop {
         source,
         spec: source_spec,
@@ -213,12 +243,10 @@ fn sync_options(
     args: &RunArgs,
     spec: &AppSpec,
     guards: &PlanOptions,
-    default_namespace: String,
+    parent_namespace: &str,
+    default_namespace: &str,
 ) -> SyncOptions {
-    let mut options = SyncOptions::new(ApplySetParent::new(
-        spec.name.clone(),
-        args.namespace.clone(),
-    ));
+    let mut options = SyncOptions::new(ApplySetParent::new(spec.name.clone(), parent_namespace));
     options.plan = PlanOptions {
         prune: spec.prune,
         ..guards.clone()
@@ -226,7 +254,10 @@ fn sync_options(
     options.apply.recreate = args.recreate;
     options.apply.field_manager = spec.field_manager.clone();
     options.concurrency = args.concurrency.max(1);
-    options.default_namespace = default_namespace;
+    options.default_namespace = spec
+        .target_namespace
+        .clone()
+        .unwrap_or_else(|| default_namespace.to_string());
     options
 }
 

@@ -1,7 +1,9 @@
 //! The source loop: asks Git which commit the ref names (one ref listing)
 //! at start-up, at every interval (with jitter) and on every webhook, and
 //! when the commit is new fetches it and hands the snapshot to the apps.
-//! The same commit costs that one listing and nothing else. A failure
+//! The same commit costs that one listing and nothing else. A `rudder
+//! reconcile` request is passed on to its app only after the fetch it
+//! caused, so the app syncs the commit the request found. A failure
 //! (server down, auth refused, ref missing) is reported and retried with
 //! backoff; the apps keep what they have (nothing is pruned because of it).
 
@@ -55,6 +57,8 @@ impl SourceLoop {
         let shown_repo = redact_url(&spec.repo);
         let mut current: Option<String> = None;
         let mut backoff = RETRY_FIRST;
+        // Reconcile requests waiting for the fetch in progress.
+        let mut reconciles: Vec<(mpsc::Sender<String>, String)> = Vec::new();
         loop {
             let git = match source.take() {
                 Some(git) => Ok(git),
@@ -129,15 +133,26 @@ impl SourceLoop {
                     wait
                 }
             };
+            // Whatever the fetch found (a new commit is published above,
+            // before this), the apps asked for now sync what there is.
+            for (app, requested_at) in reconciles.drain(..) {
+                let _ = app.send(requested_at).await;
+            }
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tokio::time::sleep(wait) => {}
                 trigger = triggers.recv() => {
-                    if trigger.is_none() {
+                    let Some(trigger) = trigger else {
                         return;
-                    }
+                    };
                     // Deliveries that came meanwhile are the same fetch.
-                    while triggers.try_recv().is_ok() {}
+                    let mut next = Some(trigger);
+                    while let Some(trigger) = next {
+                        if let Trigger::Reconcile { app, requested_at } = trigger {
+                            reconciles.push((app, requested_at));
+                        }
+                        next = triggers.try_recv().ok();
+                    }
                 }
             }
         }

@@ -1,12 +1,15 @@
 //! The agent's HTTP server (axum): `/healthz`, `/readyz`, `/status` (JSON),
 //! `/` (the same for a person), `/metrics` (OpenMetrics) and the webhooks
-//! `/hooks/github`, `/hooks/gitlab`, `/hooks/generic`. It only reads the
-//! status record and sends triggers; it never calls the reconciler.
+//! `/hooks/github`, `/hooks/gitlab`, `/hooks/generic`, and
+//! `/hooks/reconcile` (`rudder reconcile --url`, signed as the generic
+//! hook). It only reads the status record and sends triggers; it never
+//! calls the reconciler.
 
 pub mod hooks;
 pub mod html;
 pub mod metrics;
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -23,10 +26,20 @@ use hooks::Provider;
 use metrics::Metrics;
 
 /// Why a fetch is wanted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Trigger {
     Webhook,
+    /// `rudder reconcile`: fetch, then hand `requested_at` to the app's
+    /// queue, so it syncs what the fetch found.
+    Reconcile {
+        app: mpsc::Sender<String>,
+        requested_at: String,
+    },
 }
+
+/// Room for triggers between two fetches: webhooks coalesce into one
+/// fetch, but each reconcile request must reach its app.
+pub const TRIGGER_QUEUE: usize = 64;
 
 #[derive(Clone)]
 pub struct ServerState {
@@ -35,6 +48,8 @@ pub struct ServerState {
     /// The webhook secret; `None`: webhooks are off.
     pub webhook_secret: Option<Arc<Vec<u8>>>,
     pub triggers: mpsc::Sender<Trigger>,
+    /// Each app's queue of reconcile requests.
+    pub reconcile: Arc<BTreeMap<String, mpsc::Sender<String>>>,
 }
 
 pub fn router(state: ServerState) -> Router {
@@ -47,6 +62,7 @@ pub fn router(state: ServerState) -> Router {
         .route("/hooks/github", post(github))
         .route("/hooks/gitlab", post(gitlab))
         .route("/hooks/generic", post(generic))
+        .route("/hooks/reconcile", post(reconcile))
         .layer(DefaultBodyLimit::max(hooks::MAX_BODY_BYTES))
         .with_state(state)
 }
@@ -120,16 +136,70 @@ async fn generic(State(state): State<ServerState>, headers: HeaderMap, body: Byt
     hook(state, Provider::Generic, &headers, &body)
 }
 
-/// Verifies a delivery and, when good, asks for a fetch and answers 202
-/// at once (the fetch runs after the answer). A bad or missing signature
-/// answers 401 and causes nothing.
-fn hook(state: ServerState, provider: Provider, headers: &HeaderMap, body: &[u8]) -> Response {
-    let Some(secret) = &state.webhook_secret else {
+/// `rudder reconcile --url`: a body `{"app": NAME, "requested_at": T}`
+/// signed as the generic hook; queues a sync of the app (after a fetch)
+/// that records T as handled in `/status` when done.
+async fn reconcile(State(state): State<ServerState>, headers: HeaderMap, body: Bytes) -> Response {
+    if let Some(refused) = refusal(&state, Provider::Generic, &headers, &body) {
+        return refused;
+    }
+    #[derive(serde::Deserialize)]
+    struct Request {
+        app: String,
+        requested_at: String,
+    }
+    let request: Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(e) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("expected {{\"app\": NAME, \"requested_at\": TIME}}: {e}\n"),
+            )
+                .into_response();
+        }
+    };
+    let Some(queue) = state.reconcile.get(&request.app) else {
+        let known: Vec<&str> = state.reconcile.keys().map(String::as_str).collect();
         return (
             StatusCode::NOT_FOUND,
-            "webhooks are off: start rudder with --webhook-secret-file\n",
+            format!(
+                "no app `{}` here (apps: {})\n",
+                request.app,
+                known.join(", ")
+            ),
         )
             .into_response();
+    };
+    let trigger = Trigger::Reconcile {
+        app: queue.clone(),
+        requested_at: request.requested_at,
+    };
+    if state.triggers.try_send(trigger).is_err() {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many reconcile requests are queued already; try again in a moment\n",
+        )
+            .into_response();
+    }
+    (StatusCode::ACCEPTED, "accepted: fetching and syncing\n").into_response()
+}
+
+/// Checks a delivery's signature: the answer refusing it, or `None` when
+/// it is good.
+fn refusal(
+    state: &ServerState,
+    provider: Provider,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Option<Response> {
+    let Some(secret) = &state.webhook_secret else {
+        return Some(
+            (
+                StatusCode::NOT_FOUND,
+                "webhooks are off: start rudder with --webhook-secret-file\n",
+            )
+                .into_response(),
+        );
     };
     let header = headers.get(provider.header()).map(|v| v.as_bytes());
     if !hooks::verify(provider, secret, header, body) {
@@ -137,7 +207,17 @@ fn hook(state: ServerState, provider: Provider, headers: &HeaderMap, body: &[u8]
             header = provider.header(),
             "webhook refused: bad or missing signature"
         );
-        return (StatusCode::UNAUTHORIZED, "bad or missing signature\n").into_response();
+        return Some((StatusCode::UNAUTHORIZED, "bad or missing signature\n").into_response());
+    }
+    None
+}
+
+/// Verifies a delivery and, when good, asks for a fetch and answers 202
+/// at once (the fetch runs after the answer). A bad or missing signature
+/// answers 401 and causes nothing.
+fn hook(state: ServerState, provider: Provider, headers: &HeaderMap, body: &[u8]) -> Response {
+    if let Some(refused) = refusal(&state, provider, headers, body) {
+        return refused;
     }
     // A full channel already holds a pending fetch: this one coalesces.
     let _ = state.triggers.try_send(Trigger::Webhook);
