@@ -45,7 +45,12 @@ pub fn object_fields(reference: &ObjectRef) -> serde_json::Map<String, Value> {
 /// `rudder sync -o json`: counts, one record per object (unchanged ones
 /// included, so a script sees the whole set), the prune notes, and the
 /// refusal when a prune was refused.
-pub fn sync_json(summary: &SyncSummary, prune_refusal: Option<&str>, succeeded: bool) -> Value {
+pub fn sync_json(
+    summary: &SyncSummary,
+    prune_refusal: Option<&str>,
+    held: Option<String>,
+    succeeded: bool,
+) -> Value {
     let objects: Vec<Value> = summary
         .objects
         .iter()
@@ -65,6 +70,7 @@ pub fn sync_json(summary: &SyncSummary, prune_refusal: Option<&str>, succeeded: 
         "objects": objects,
         "notes": summary.notes,
         "prune_refused": prune_refusal,
+        "held": held,
     })
 }
 
@@ -123,7 +129,7 @@ mod tests {
                 class: FailureClass::Immutable,
             },
         );
-        let out = sync_json(&summary, None, false);
+        let out = sync_json(&summary, None, None, false);
         assert_eq!(out["counts"]["created"], 1);
         assert_eq!(out["counts"]["failed"], 1);
         let objects = out["objects"].as_array().unwrap();

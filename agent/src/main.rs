@@ -23,6 +23,7 @@ mod server;
 mod source;
 mod status;
 mod status_cmd;
+mod suspend_cmd;
 mod sync_cmd;
 mod tree_cmd;
 mod vars_from;
@@ -84,6 +85,11 @@ enum Command {
     /// (through an annotation on the app's ApplySet parent, or with --url
     /// through the agent's signed webhook).
     Reconcile(reconcile_cmd::ReconcileArgs),
+    /// Suspend an app: the agent neither syncs, heals nor prunes it (it
+    /// still fetches and reports what it would apply), until `resume`.
+    Suspend(suspend_cmd::SuspendArgs),
+    /// Resume a suspended app: the agent syncs it at once.
+    Resume(suspend_cmd::SuspendArgs),
     /// Print a shell completion script: bash, zsh or fish.
     Completion {
         #[arg(value_enum)]
@@ -114,6 +120,8 @@ fn main() -> ExitCode {
         Command::Status(args) => report(with_runtime(status_cmd::run(&args)), 2),
         Command::Tree(args) => report(with_runtime(tree_cmd::run(&args)), 2),
         Command::Reconcile(args) => report(with_runtime(reconcile_cmd::run(&args)), 2),
+        Command::Suspend(args) => report(with_runtime(suspend_cmd::run(&args, true)), 2),
+        Command::Resume(args) => report(with_runtime(suspend_cmd::run(&args, false)), 2),
         Command::Completion { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "rudder", &mut std::io::stdout());

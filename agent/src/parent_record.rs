@@ -32,6 +32,14 @@ pub const LAST_ERROR: &str = "rudder.io/last-error";
 pub const RECONCILE_REQUESTED_AT: &str = "rudder.io/reconcile-requested-at";
 /// Written by the agent: the request it has handled (synced after).
 pub const RECONCILE_HANDLED_AT: &str = "rudder.io/reconcile-handled-at";
+/// Written by `rudder suspend` (`"true"`), removed by `rudder resume`: the
+/// agent neither syncs, heals nor prunes the app meanwhile.
+pub const SUSPEND: &str = "rudder.io/suspend";
+
+/// Whether a parent's annotations suspend its app.
+pub fn suspended(annotations: &BTreeMap<String, String>) -> bool {
+    annotations.get(SUSPEND).is_some_and(|v| v == "true")
+}
 
 /// Every annotation a record owns, so a write can remove the ones a
 /// record leaves out (a cleared error).

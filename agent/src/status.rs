@@ -81,6 +81,9 @@ pub enum ErrorCode {
     /// Watching the members for drift failed (the apiserver went away).
     #[serde(rename = "RUD3007")]
     DriftWatchFailed,
+    /// Sync waves did not become healthy, so later waves were not applied.
+    #[serde(rename = "RUD3008")]
+    WaveHeld,
 }
 
 impl ErrorCode {
@@ -115,6 +118,7 @@ impl ErrorCode {
             ErrorCode::ObjectImmutable => "RUD3005",
             ErrorCode::PruneRefused => "RUD3006",
             ErrorCode::DriftWatchFailed => "RUD3007",
+            ErrorCode::WaveHeld => "RUD3008",
         }
     }
 
@@ -195,6 +199,8 @@ pub enum SyncState {
     Synced,
     Failed,
     Pending,
+    /// `rudder suspend` (or `--suspend`): neither synced, healed nor pruned.
+    Suspended,
 }
 
 /// `health` of an app.
@@ -212,6 +218,7 @@ impl SyncState {
             SyncState::Synced => "Synced",
             SyncState::Failed => "Failed",
             SyncState::Pending => "Pending",
+            SyncState::Suspended => "Suspended",
         }
     }
 }
@@ -293,6 +300,9 @@ pub struct AppStatus {
     pub files_read: usize,
     /// The last `rudder reconcile` request the app synced after.
     pub reconcile_handled_at: Option<String>,
+    /// While Suspended: the fetched revision the app would apply, when it
+    /// differs from the applied one.
+    pub pending_revision: Option<String>,
 }
 
 impl AppStatus {
@@ -317,6 +327,7 @@ impl AppStatus {
             history: VecDeque::new(),
             files_read: 0,
             reconcile_handled_at: None,
+            pending_revision: None,
         }
     }
 

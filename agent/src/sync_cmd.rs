@@ -27,6 +27,10 @@ pub struct SyncArgs {
     /// Requests in flight at once.
     #[arg(long, value_name = "N", default_value_t = 16)]
     pub concurrency: usize,
+    /// How long a sync wave (`rudder.io/wave`) may take to become healthy
+    /// before the sync stops there.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub wave_timeout: Duration,
     #[command(flatten)]
     pub output: OutputArgs,
     /// Wait until every object is healthy (kstatus rules).
@@ -55,6 +59,7 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let mut options = args.cluster.sync_options(default_namespace)?;
     options.apply.recreate = args.recreate;
     options.concurrency = args.concurrency.max(1);
+    options.wave_timeout = args.wave_timeout;
     if args.watch {
         return watch(args, target, options, rendered).await;
     }
@@ -62,7 +67,12 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     let report = sync::sync_desired(&target, Ok(desired.clone()), &options).await?;
     let mut ok = report.succeeded();
     if args.output.json() {
-        let mut out = sync_json(&report.summary, report.prune_refusal.as_deref(), ok);
+        let mut out = sync_json(
+            &report.summary,
+            report.prune_refusal.as_deref(),
+            report.held.as_ref().map(ToString::to_string),
+            ok,
+        );
         if args.wait && ok {
             let members: Vec<_> = desired.iter().map(|d| d.reference.clone()).collect();
             let health = wait::wait_for_health(&target, &options.parent, &members, args.timeout)

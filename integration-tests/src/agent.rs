@@ -292,6 +292,19 @@ pub struct Requests {
     pub watches: usize,
 }
 
+/// One write in the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditWrite {
+    pub verb: String,
+    /// The resource, e.g. `configmaps`.
+    pub resource: String,
+    pub namespace: Option<String>,
+    pub name: Option<String>,
+    /// When the apiserver received it (RFC 3339 with microseconds, so
+    /// string order is time order).
+    pub received: String,
+}
+
 /// A cluster's audit log (the test bed writes one per cluster on request).
 pub struct Audit {
     pub path: PathBuf,
@@ -307,26 +320,55 @@ impl Audit {
         std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0)
     }
 
-    /// What `user` asked for since `offset`.
-    pub fn since(&self, offset: u64, user: &str) -> Requests {
+    /// `user`'s requests since `offset`, each once, in log order.
+    fn events(&self, offset: u64, user: &str) -> Vec<Value> {
         let mut text = String::new();
         if let Ok(mut file) = std::fs::File::open(&self.path) {
             let _ = file.seek(SeekFrom::Start(offset));
             let _ = file.read_to_string(&mut text);
         }
         let mut seen = BTreeSet::new();
+        text.lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|event| event.pointer("/user/username").and_then(Value::as_str) == Some(user))
+            .filter(|event| seen.insert(event["auditID"].as_str().unwrap_or_default().to_string()))
+            .collect()
+    }
+
+    /// `user`'s writes since `offset`, in the order the apiserver received
+    /// them.
+    pub fn writes(&self, offset: u64, user: &str) -> Vec<AuditWrite> {
+        let text = |event: &Value, pointer: &str| {
+            event
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let mut writes: Vec<AuditWrite> = self
+            .events(offset, user)
+            .iter()
+            .filter(|event| {
+                matches!(
+                    event["verb"].as_str(),
+                    Some("create" | "update" | "patch" | "delete" | "deletecollection")
+                )
+            })
+            .map(|event| AuditWrite {
+                verb: text(event, "/verb").unwrap_or_default(),
+                resource: text(event, "/objectRef/resource").unwrap_or_default(),
+                namespace: text(event, "/objectRef/namespace"),
+                name: text(event, "/objectRef/name"),
+                received: text(event, "/requestReceivedTimestamp").unwrap_or_default(),
+            })
+            .collect();
+        writes.sort_by(|a, b| a.received.cmp(&b.received));
+        writes
+    }
+
+    /// What `user` asked for since `offset`.
+    pub fn since(&self, offset: u64, user: &str) -> Requests {
         let mut requests = Requests::default();
-        for line in text.lines() {
-            let Ok(event) = serde_json::from_str::<Value>(line) else {
-                continue;
-            };
-            if event.pointer("/user/username").and_then(Value::as_str) != Some(user) {
-                continue;
-            }
-            let id = event["auditID"].as_str().unwrap_or_default().to_string();
-            if !seen.insert(id) {
-                continue;
-            }
+        for event in self.events(offset, user) {
             match event["verb"].as_str().unwrap_or_default() {
                 "watch" => requests.watches += 1,
                 verb => {

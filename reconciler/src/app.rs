@@ -101,6 +101,8 @@ pub struct AppReport {
     pub notes: Vec<String>,
     /// The attempt could not be made at all (an unreachable cluster...).
     pub error: Option<AttemptError>,
+    /// Sync waves that did not become healthy stopped the sync.
+    pub held: Option<String>,
 }
 
 fn duration_seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -152,6 +154,7 @@ impl AppReport {
             prune_refusal: r.prune_refused.as_ref().map(PruneRefusalReport::from),
             notes: r.summary.notes.clone(),
             error: None,
+            held: r.held.as_ref().map(ToString::to_string),
         }
     }
 
@@ -176,14 +179,20 @@ impl AppReport {
                 class: sync_error_class(e),
                 message: e.to_string(),
             }),
+            held: None,
         }
     }
 
     /// The first failure, for a one-line status: the attempt's own error,
-    /// else the first failed object, else the prune refusal.
+    /// else the first failed object, else waves that held the sync, else
+    /// the prune refusal.
     pub fn first_failure(&self) -> Option<(FailureClass, String)> {
         if let Some(error) = &self.error {
             return Some((error.class, error.message.clone()));
+        }
+        // A held sync had no failed apply (a failure stops it first).
+        if let Some(held) = &self.held {
+            return Some((FailureClass::Invalid, held.clone()));
         }
         if let Some(failed) = self.objects.iter().find(|o| o.outcome == "failed") {
             let class = failed.class.unwrap_or(FailureClass::Invalid);
@@ -429,7 +438,28 @@ mod tests {
             inventory_written: false,
             parent: None,
             resource_versions: Default::default(),
+            held: None,
         }
+    }
+
+    #[test]
+    fn a_sync_held_by_its_waves_failed_and_says_which_objects_held_it() {
+        let mut summary = SyncSummary::new();
+        summary.record(reference("ConfigMap", "early"), Outcome::Created);
+        let mut report = report_with(summary, None);
+        report.held = Some(crate::sync::WaveHold {
+            wave: 1,
+            degraded: true,
+            objects: vec!["Deployment/shop/web: Failed: progress deadline exceeded".into()],
+            not_applied: 2,
+        });
+        let app = AppReport::from_sync("a", "r1", SystemTime::now(), Duration::ZERO, &report);
+        assert_eq!(app.result, SyncResult::Failed);
+        let (_, message) = app.first_failure().unwrap();
+        assert_eq!(
+            message,
+            "sync wave 1 did not start: the waves before it turned Degraded, so 2 objects were not applied; held by: Deployment/shop/web: Failed: progress deadline exceeded"
+        );
     }
 
     #[test]

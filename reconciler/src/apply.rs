@@ -302,10 +302,13 @@ fn created_by_this_apply(response: &DynamicObject, field_manager: &str) -> bool 
     let [ours] = fields else {
         return false;
     };
+    // The two times come from two clock readings of the same request, in
+    // whole seconds: they may straddle a second boundary.
+    let (Some(applied), Some(created)) = (&ours.time, &response.metadata.creation_timestamp) else {
+        return false;
+    };
     ours.manager.as_deref() == Some(field_manager)
-        && ours.time.is_some()
-        && ours.time.as_ref().map(|t| &t.0)
-            == response.metadata.creation_timestamp.as_ref().map(|t| &t.0)
+        && applied.0.as_second().abs_diff(created.0.as_second()) <= 1
 }
 
 fn classify(error: kube::Error, object: &str, cluster: &str) -> ApplyError {

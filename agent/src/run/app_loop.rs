@@ -32,6 +32,9 @@ use crate::vars_from;
 /// First pause before retrying a failed sync (doubling up to the worker's
 /// `retry_max`).
 const RETRY_FIRST: Duration = Duration::from_secs(1);
+/// How long the first sync waits to learn whether the app is suspended
+/// (the parents' first listing); after that it goes on as not suspended.
+const SUSPENSION_FIRST_READ: Duration = Duration::from_secs(5);
 /// How often health is judged again when the watch cache changed: often
 /// enough for a person and a promotion gate, rare enough that a thousand
 /// members whose status controllers keep touching cost next to nothing.
@@ -46,6 +49,10 @@ pub struct AppWorker {
     pub records: watch::Sender<Option<AppRecord>>,
     /// Where `varsFrom` objects are read.
     pub parent_namespace: String,
+    /// `rudder suspend` on the app's parent; `None` until known.
+    pub suspended: watch::Receiver<Option<bool>>,
+    /// `--suspend`: every app, whatever its parent says.
+    pub suspend_all: bool,
     pub board: Board,
     pub metrics: Arc<Metrics>,
     pub events: EventSink,
@@ -86,6 +93,21 @@ impl AppWorker {
         let mut resync = tokio::time::interval(self.resync_every);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         resync.tick().await;
+        if !self.suspend_all
+            && tokio::time::timeout(
+                SUSPENSION_FIRST_READ,
+                self.suspended.wait_for(Option::is_some),
+            )
+            .await
+            .is_err()
+        {
+            tracing::warn!(app = %self.spec.name, "could not read the ApplySet parents within {} s to tell whether the app is suspended; going on as not suspended", SUSPENSION_FIRST_READ.as_secs());
+        }
+        let mut suspension_open = true;
+        let mut was_suspended = self.is_suspended();
+        if was_suspended {
+            self.on_suspended(None);
+        }
         // A revision already there when the loop starts.
         let first = snapshots.borrow_and_update().clone();
         if let Some(snapshot) = first {
@@ -120,7 +142,30 @@ impl AppWorker {
                         self.on_revision(snapshot, &mut progress).await;
                     }
                 }
-                report = self.app.next_drift() => self.on_drift(report, &mut progress),
+                changed = self.suspended.changed(), if suspension_open => {
+                    if changed.is_err() {
+                        suspension_open = false;
+                        continue;
+                    }
+                    let now = self.is_suspended();
+                    if now == was_suspended {
+                        continue;
+                    }
+                    was_suspended = now;
+                    if now {
+                        self.on_suspended(None);
+                    } else {
+                        // Resumed: what drifted meanwhile is put back now.
+                        tracing::info!(app = %self.spec.name, "resumed");
+                        progress.retry = None;
+                        let latest = snapshots.borrow_and_update().clone();
+                        if let Some(snapshot) = latest {
+                            self.attempt(snapshot, Observe::Fresh, &mut progress).await;
+                        }
+                    }
+                }
+                // A suspended app is not healed.
+                report = self.app.next_drift(), if !was_suspended => self.on_drift(report, &mut progress),
                 _ = sleep_until_opt(retry_at) => {
                     if let Some((snapshot, _)) = progress.retry.take() {
                         self.attempt(snapshot, Observe::Fresh, &mut progress).await;
@@ -143,6 +188,10 @@ impl AppWorker {
     }
 
     async fn on_revision(&mut self, snapshot: Arc<Snapshot>, progress: &mut Progress) {
+        if self.is_suspended() {
+            self.on_suspended(Some(&snapshot));
+            return;
+        }
         if let Some((applied, _)) = &progress.applied
             && applied.revision == snapshot.revision
         {
@@ -210,6 +259,11 @@ impl AppWorker {
         observe: Observe,
         progress: &mut Progress,
     ) {
+        if self.is_suspended() {
+            self.on_suspended(Some(&snapshot));
+            self.handled_reconcile(progress);
+            return;
+        }
         let started = Instant::now();
         let path = self.spec.path.clone();
         let mut vars = match vars_from::read_all(
@@ -281,6 +335,34 @@ impl AppWorker {
         }
         self.refresh_health(progress);
         self.handled_reconcile(progress);
+    }
+
+    fn is_suspended(&self) -> bool {
+        self.suspend_all || self.suspended.borrow().unwrap_or(false)
+    }
+
+    /// The app is suspended: nothing is synced, healed or pruned; the
+    /// revision it would apply (`snapshot`, when one came) is reported.
+    fn on_suspended(&self, snapshot: Option<&Snapshot>) {
+        let name = &self.spec.name;
+        let changed = self.board.update_app(name, |a| {
+            let pending = snapshot
+                .map(|s| s.revision.clone())
+                .filter(|r| a.applied_revision.as_ref() != Some(r));
+            let changed = a.sync != SyncState::Suspended || pending != a.pending_revision;
+            a.sync = SyncState::Suspended;
+            a.pending_revision = pending;
+            changed
+        });
+        if changed == Some(true) {
+            let why = if self.suspend_all {
+                "--suspend"
+            } else {
+                "rudder.io/suspend on its ApplySet parent"
+            };
+            tracing::info!(app = %name, revision = snapshot.map(|s| s.revision.as_str()).unwrap_or("-"), "suspended by {why}: not syncing, healing or pruning");
+            self.publish_info();
+        }
     }
 
     /// Marks the pending reconcile request handled, after the attempt it
@@ -356,7 +438,9 @@ impl AppWorker {
         let at = rfc3339(now);
         let synced = report.result == SyncResult::Synced;
         let error = report.first_failure().map(|(class, message)| {
-            let code = if report.prune_refusal.is_some()
+            let code = if report.held.is_some() && report.error.is_none() {
+                ErrorCode::WaveHeld
+            } else if report.prune_refusal.is_some()
                 && report.error.is_none()
                 && report.counts.failed == 0
             {
@@ -389,6 +473,7 @@ impl AppWorker {
             };
             a.attempted_revision = Some(snapshot.revision.clone());
             a.last_attempt = Some(at.clone());
+            a.pending_revision = None;
             if synced {
                 a.applied_revision = Some(snapshot.revision.clone());
                 a.last_success = Some(at.clone());

@@ -171,6 +171,14 @@ pub struct RunArgs {
     /// request when nothing changed); the watches heal at once anyway.
     #[arg(long, env = "RUDDER_RESYNC", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub resync: Duration,
+    /// Suspend every app: fetch and report, but neither sync, heal nor
+    /// prune (as `rudder suspend` does for one app).
+    #[arg(long, env = "RUDDER_SUSPEND")]
+    pub suspend: bool,
+    /// How long a sync wave (`rudder.io/wave`) may take to become healthy
+    /// before the sync stops there and reports the objects that held it.
+    #[arg(long, env = "RUDDER_WAVE_TIMEOUT", value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub wave_timeout: Duration,
     /// Elect a leader through a coordination.k8s.io Lease, for several
     /// replicas: only the leader fetches and writes.
     #[arg(long, env = "RUDDER_LEADER_ELECT")]

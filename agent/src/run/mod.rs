@@ -91,17 +91,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // parents' watch and the signed /hooks/reconcile.
     let mut reconcile_rx = BTreeMap::new();
     let mut reconcile_tx = BTreeMap::new();
+    let mut signals = BTreeMap::new();
+    let mut suspended_rx = BTreeMap::new();
     for spec in &specs {
         let (tx, rx) = mpsc::channel(4);
-        reconcile_tx.insert(spec.name.clone(), tx);
+        let (suspended_tx, suspended) = watch::channel(None);
+        reconcile_tx.insert(spec.name.clone(), tx.clone());
         reconcile_rx.insert(spec.name.clone(), rx);
+        suspended_rx.insert(spec.name.clone(), suspended);
+        signals.insert(
+            spec.name.clone(),
+            parents::ParentSignals {
+                reconcile: tx,
+                suspended: suspended_tx,
+            },
+        );
     }
     let state = ServerState {
         board: board.clone(),
         metrics: metrics.clone(),
         webhook_secret,
         triggers: trigger_tx.clone(),
-        reconcile: Arc::new(reconcile_tx.clone()),
+        reconcile: Arc::new(reconcile_tx),
     };
     let mut server_shutdown = shutdown_rx.clone();
     let (addr, server_task) = server::serve(args.listen, state, async move {
@@ -164,6 +175,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             app: App::new(spec.name.clone(), target.clone(), options),
             reconcile_requests: reconcile_rx.remove(&spec.name).expect("a queue per app"),
             records: record_tx,
+            suspended: suspended_rx.remove(&spec.name).expect("a state per app"),
+            suspend_all: args.suspend,
             parent_namespace: parent_namespace.clone(),
             spec,
             board: board.clone(),
@@ -178,10 +191,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             worker.run(snapshot_rx.clone(), shutdown_rx.clone()),
         ));
     }
-    tasks.push(tokio::spawn(parents::watch_reconcile_requests(
+    tasks.push(tokio::spawn(parents::watch_parents(
         target.clone(),
         parent_namespace.clone(),
-        reconcile_tx,
+        signals,
         trigger_tx,
         shutdown_rx.clone(),
     )));
@@ -254,6 +267,7 @@ fn sync_options(
     options.apply.recreate = args.recreate;
     options.apply.field_manager = spec.field_manager.clone();
     options.concurrency = args.concurrency.max(1);
+    options.wave_timeout = args.wave_timeout;
     options.default_namespace = spec
         .target_namespace
         .clone()

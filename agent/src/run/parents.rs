@@ -2,7 +2,9 @@
 //! recorder per app writes the app's outcome onto its parent when the
 //! outcome changed ([`crate::parent_record`]), and one watch over the
 //! parents turns a `rudder reconcile` request (a new
-//! `rudder.io/reconcile-requested-at`) into a fetch and a sync of that app.
+//! `rudder.io/reconcile-requested-at`) into a fetch and a sync of that app,
+//! and tells each app whether `rudder suspend` has suspended it
+//! (`rudder.io/suspend: "true"`).
 //! Both are best effort: a cluster that refuses or is down costs a warning
 //! and a retry, never a sync.
 
@@ -84,13 +86,22 @@ async fn write(
     Ok(())
 }
 
-/// Watches the ApplySet parents in `namespace`; for an app whose parent
+/// What the parents' watch tells one app.
+pub struct ParentSignals {
+    /// Its queue of reconcile requests.
+    pub reconcile: mpsc::Sender<String>,
+    /// Whether it is suspended; `None` until the watch has listed once.
+    pub suspended: watch::Sender<Option<bool>>,
+}
+
+/// Watches the ApplySet parents in `namespace`: for an app whose parent
 /// carries a reconcile request it has not handled (and that this watch has
-/// not passed on yet), asks the source for a fetch and the app for a sync.
-pub async fn watch_reconcile_requests(
+/// not passed on yet), asks the source for a fetch and then the app for a
+/// sync; and passes each app's suspension on.
+pub async fn watch_parents(
     target: Target,
     namespace: String,
-    apps: BTreeMap<String, mpsc::Sender<String>>,
+    apps: BTreeMap<String, ParentSignals>,
     triggers: mpsc::Sender<Trigger>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -99,6 +110,8 @@ pub async fn watch_reconcile_requests(
     let stream = watcher(api, config).default_backoff();
     tokio::pin!(stream);
     let mut passed_on: BTreeMap<String, String> = BTreeMap::new();
+    // The apps whose parent the current listing has shown.
+    let mut listed: std::collections::BTreeSet<String> = Default::default();
     let mut failing = false;
     loop {
         let event = tokio::select! {
@@ -108,7 +121,29 @@ pub async fn watch_reconcile_requests(
         let Some(event) = event else { return };
         let secret = match event {
             Ok(watcher::Event::Apply(secret) | watcher::Event::InitApply(secret)) => secret,
-            Ok(_) => continue,
+            Ok(watcher::Event::Init) => {
+                listed.clear();
+                continue;
+            }
+            Ok(watcher::Event::InitDone) => {
+                // Apps without a parent yet are not suspended.
+                for (name, app) in &apps {
+                    if !listed.contains(name) {
+                        set_suspended(name, &app.suspended, false);
+                    }
+                }
+                continue;
+            }
+            Ok(watcher::Event::Delete(secret)) => {
+                if let Some(app) = secret.metadata.name.as_ref().and_then(|n| apps.get(n)) {
+                    set_suspended(
+                        secret.metadata.name.as_deref().unwrap_or_default(),
+                        &app.suspended,
+                        false,
+                    );
+                }
+                continue;
+            }
             Err(error) => {
                 if !failing {
                     tracing::warn!(%namespace, %error, "watching the ApplySet parents for reconcile requests failed; retrying with backoff");
@@ -122,7 +157,9 @@ pub async fn watch_reconcile_requests(
             continue;
         };
         let Some(app) = apps.get(name) else { continue };
+        listed.insert(name.to_string());
         let annotations = secret.metadata.annotations.unwrap_or_default();
+        set_suspended(name, &app.suspended, parent_record::suspended(&annotations));
         let Some(requested) = parent_record::pending_reconcile(&annotations) else {
             continue;
         };
@@ -132,11 +169,23 @@ pub async fn watch_reconcile_requests(
         tracing::info!(app = %name, requested_at = %requested, "reconcile requested on the ApplySet parent");
         passed_on.insert(name.to_string(), requested.to_string());
         let trigger = Trigger::Reconcile {
-            app: app.clone(),
+            app: app.reconcile.clone(),
             requested_at: requested.to_string(),
         };
         if triggers.send(trigger).await.is_err() {
             return;
         }
+    }
+}
+
+/// Passes a suspension on when it changed, saying so in the log.
+fn set_suspended(app: &str, state: &watch::Sender<Option<bool>>, suspended: bool) {
+    let changed = state.send_if_modified(|known| {
+        let changed = *known != Some(suspended);
+        *known = Some(suspended);
+        changed
+    });
+    if changed {
+        tracing::info!(%app, suspended, "suspension read from the ApplySet parent (rudder.io/suspend)");
     }
 }

@@ -1,0 +1,262 @@
+//! Sync waves and suspension, end to end with the agent on the test bed:
+//! the order of applies is read from the apiserver's audit log (never from
+//! rudder's own log), a Degraded wave stops the sync before later waves,
+//! and `rudder suspend` stops syncing and healing until `rudder resume`
+//! puts back what drifted.
+
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use integration_tests::agent::{AgentProcess, Audit, AuditWrite, agent_args, output_text};
+use integration_tests::git_server::{FleetRepo, GitDaemon};
+use integration_tests::{Cluster, ClusterOptions};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::Value;
+
+const RUDDER: &str = env!("CARGO_BIN_EXE_rudder");
+const LONG: Duration = Duration::from_secs(120);
+const APP: &str = "clusters-us-east-1";
+const DIR: &str = "clusters/us-east-1";
+
+fn rudder(args: &[&str]) -> Output {
+    Command::new(RUDDER)
+        .args(args)
+        .output()
+        .expect("rudder runs")
+}
+
+fn config_map(name: &str, wave: &str, generation: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: shop\n  annotations: {{rudder.io/wave: \"{wave}\"}}\ndata: {{generation: \"{generation}\"}}\n"
+    )
+}
+
+fn deployment(name: &str, wave: &str, pod_extra: &str, spec_extra: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {name}\n  namespace: shop\n  annotations: {{rudder.io/wave: \"{wave}\"}}\nspec:\n  replicas: 1\n{spec_extra}  selector: {{matchLabels: {{app: {name}}}}}\n  template:\n    metadata: {{labels: {{app: {name}}}}}\n    spec:\n{pod_extra}      containers: [{{name: app, image: example/app:1}}]\n"
+    )
+}
+
+/// Wave -1: Namespace `shop` and ConfigMap `early`; wave 0: Deployment `web` (and `extra`
+/// objects); wave 1: ConfigMap `late`.
+fn write_app(repo: &FleetRepo, late_generation: &str, extra: &[(&str, String)]) {
+    let mut resources = vec!["namespace.yaml", "early.yaml", "web.yaml", "late.yaml"];
+    resources.extend(extra.iter().map(|(file, _)| *file));
+    repo.write(
+        &format!("{DIR}/kustomization.yaml"),
+        &format!("resources: [{}]\n", resources.join(", ")),
+    );
+    repo.write(
+        &format!("{DIR}/namespace.yaml"),
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  annotations: {rudder.io/wave: \"-1\"}\n",
+    );
+    repo.write(
+        &format!("{DIR}/early.yaml"),
+        &config_map("early", "-1", "1"),
+    );
+    repo.write(&format!("{DIR}/web.yaml"), &deployment("web", "0", "", ""));
+    repo.write(
+        &format!("{DIR}/late.yaml"),
+        &config_map("late", "1", late_generation),
+    );
+    for (file, content) in extra {
+        repo.write(&format!("{DIR}/{file}"), content);
+    }
+}
+
+async fn data(cluster: &Cluster, name: &str, key: &str) -> Option<String> {
+    let api: Api<ConfigMap> = Api::namespaced(cluster.client(), "shop");
+    api.get_opt(name)
+        .await
+        .expect("the apiserver answers")
+        .and_then(|cm| cm.data)
+        .and_then(|d| d.get(key).cloned())
+}
+
+/// The first write rudder made to `resource` `name`.
+fn first_write<'a>(writes: &'a [AuditWrite], resource: &str, name: &str) -> &'a AuditWrite {
+    writes
+        .iter()
+        .find(|w| w.resource == resource && w.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no write of {resource}/{name} in {writes:#?}"))
+}
+
+fn app(status: &Value) -> &Value {
+    &status["apps"][0]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn waves_apply_in_order_a_degraded_wave_stops_the_sync_and_suspend_holds_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = ClusterOptions::new("waves", "us-east-1");
+    options.audit_log = true;
+    let cluster = Cluster::start(options, dir.path())
+        .await
+        .expect("cluster starts");
+    let kubeconfig = cluster.kubeconfig_path().display().to_string();
+    let audit = Audit::new(cluster.audit_log_path());
+    let repo = FleetRepo::new();
+    write_app(&repo, "1", &[]);
+    let first = repo.commit("three waves");
+    let daemon = GitDaemon::start(&repo);
+    let args = agent_args(
+        &daemon.url(),
+        &cluster,
+        &dir.path().join("cache"),
+        "1s",
+        &["--wave-timeout", "60s"],
+    );
+    let offset = audit.offset();
+    let mut agent = AgentProcess::start(RUDDER, "agent", &args, dir.path());
+    agent
+        .wait_for("synced and healthy", LONG, |s| {
+            app(s)["applied_revision"] == first.as_str()
+                && app(s)["sync"] == "Synced"
+                && app(s)["health"] == "Healthy"
+        })
+        .await;
+
+    // Waves in order, as the apiserver saw them: each starts only after
+    // the one before is Current (the Deployment needs its pod available).
+    let writes = audit.writes(offset, "rudder");
+    let early = first_write(&writes, "configmaps", "early");
+    let web = first_write(&writes, "deployments", "web");
+    let late = first_write(&writes, "configmaps", "late");
+    assert!(
+        early.received < web.received && web.received < late.received,
+        "{early:?}\n{web:?}\n{late:?}"
+    );
+    // Within wave -1 the stages hold: the Namespace before the ConfigMap
+    // in it.
+    let namespace = first_write(&writes, "namespaces", "shop");
+    assert!(
+        namespace.received < early.received,
+        "{namespace:?}\n{early:?}"
+    );
+    println!(
+        "wave -1 at {}, wave 0 at {}, wave 1 at {}",
+        early.received, web.received, late.received
+    );
+
+    // A Deployment in wave 0 that turns Degraded (its pod cannot be
+    // scheduled and its progress deadline passes): the sync stops before
+    // wave 1, whose change is not applied, and says which object held it.
+    let broken = deployment(
+        "broken",
+        "0",
+        "      nodeSelector: {no-such: node}\n",
+        "  progressDeadlineSeconds: 1\n",
+    );
+    write_app(&repo, "2", &[("broken.yaml", broken)]);
+    let second = repo.commit("a Degraded Deployment in wave 0");
+    let status = agent
+        .wait_for("held by the Degraded wave", LONG, |s| {
+            app(s)["attempted_revision"] == second.as_str() && app(s)["sync"] == "Failed"
+        })
+        .await;
+    let error = &app(&status)["error"];
+    assert_eq!(error["code"], "RUD3008", "{status:#}");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("Deployment/shop/broken") && message.contains("wave 1"),
+        "{message}"
+    );
+    assert_eq!(
+        data(&cluster, "late", "generation").await.as_deref(),
+        Some("1")
+    );
+
+    // The fix: the broken Deployment goes, wave 1 follows.
+    write_app(&repo, "2", &[]);
+    let third = repo.commit("without the broken Deployment");
+    agent
+        .wait_for("synced at the fix", LONG, |s| {
+            app(s)["applied_revision"] == third.as_str() && app(s)["sync"] == "Synced"
+        })
+        .await;
+    assert_eq!(
+        data(&cluster, "late", "generation").await.as_deref(),
+        Some("2")
+    );
+
+    // Suspended: a manual edit stays, a new commit is fetched and reported
+    // but not applied.
+    let out = rudder(&["suspend", "--name", APP, "--kubeconfig", &kubeconfig]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    agent
+        .wait_for("suspended", LONG, |s| app(s)["sync"] == "Suspended")
+        .await;
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client(), "shop");
+    config_maps
+        .patch(
+            "early",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"generation": "edited by hand"}})),
+        )
+        .await
+        .unwrap();
+    write_app(&repo, "3", &[]);
+    let fourth = repo.commit("while suspended");
+    agent
+        .wait_for("reporting the pending revision", LONG, |s| {
+            app(s)["pending_revision"] == fourth.as_str()
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        data(&cluster, "early", "generation").await.as_deref(),
+        Some("edited by hand"),
+        "a suspended app was healed"
+    );
+    assert_eq!(
+        data(&cluster, "late", "generation").await.as_deref(),
+        Some("2")
+    );
+    let metrics = agent.get("/metrics").unwrap().1;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("rudder_sync_info{") && l.contains("sync=\"Suspended\"")),
+        "{metrics}"
+    );
+    let status = rudder(&["status", "--kubeconfig", &kubeconfig]);
+    assert_eq!(status.status.code(), Some(1), "{}", output_text(&status));
+    assert!(String::from_utf8_lossy(&status.stdout).contains("Suspended"));
+
+    // Resumed: the edit is reverted and the new commit applied.
+    let started = Instant::now();
+    let out = rudder(&["resume", "--name", APP, "--kubeconfig", &kubeconfig]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    agent
+        .wait_for("synced after resume", LONG, |s| {
+            app(s)["applied_revision"] == fourth.as_str() && app(s)["sync"] == "Synced"
+        })
+        .await;
+    println!("resume to synced: {:?}", started.elapsed());
+    assert_eq!(
+        data(&cluster, "early", "generation").await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        data(&cluster, "late", "generation").await.as_deref(),
+        Some("3")
+    );
+
+    // --suspend holds every app of an agent from its start.
+    agent.terminate(Duration::from_secs(30));
+    let mut suspended_args = args.clone();
+    suspended_args.push("--suspend".into());
+    write_app(&repo, "4", &[]);
+    let fifth = repo.commit("an agent started with --suspend");
+    let agent = AgentProcess::start(RUDDER, "agent-suspended", &suspended_args, dir.path());
+    agent
+        .wait_for("suspended at start", LONG, |s| {
+            app(s)["sync"] == "Suspended" && app(s)["pending_revision"] == fifth.as_str()
+        })
+        .await;
+    assert_eq!(
+        data(&cluster, "late", "generation").await.as_deref(),
+        Some("3")
+    );
+}
