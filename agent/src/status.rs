@@ -201,6 +201,9 @@ pub enum SyncState {
     Pending,
     /// `rudder suspend` (or `--suspend`): neither synced, healed nor pruned.
     Suspended,
+    /// A dependency (`dependsOn`) is not yet Synced and Healthy at the
+    /// revision; the app keeps healing the one it applied.
+    Waiting,
 }
 
 /// `health` of an app.
@@ -219,6 +222,7 @@ impl SyncState {
             SyncState::Failed => "Failed",
             SyncState::Pending => "Pending",
             SyncState::Suspended => "Suspended",
+            SyncState::Waiting => "Waiting",
         }
     }
 }
@@ -300,9 +304,11 @@ pub struct AppStatus {
     pub files_read: usize,
     /// The last `rudder reconcile` request the app synced after.
     pub reconcile_handled_at: Option<String>,
-    /// While Suspended: the fetched revision the app would apply, when it
-    /// differs from the applied one.
+    /// While Suspended or Waiting: the fetched revision the app would
+    /// apply, when it differs from the applied one.
     pub pending_revision: Option<String>,
+    /// While Waiting: what for, e.g. `platform: Progressing at 1a2b3c4`.
+    pub waiting_for: Option<String>,
 }
 
 impl AppStatus {
@@ -328,6 +334,7 @@ impl AppStatus {
             files_read: 0,
             reconcile_handled_at: None,
             pending_revision: None,
+            waiting_for: None,
         }
     }
 
@@ -364,6 +371,8 @@ pub struct Status {
 pub struct Board {
     inner: Arc<RwLock<Status>>,
     ready: Arc<std::sync::atomic::AtomicBool>,
+    /// Bumped on every change, for apps that wait on others (`dependsOn`).
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Board {
@@ -371,7 +380,24 @@ impl Board {
         Board {
             inner: Arc::new(RwLock::new(status)),
             ready: Arc::default(),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// Resolves `changed()` after each later change of the record.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// One app's record, cloned.
+    pub fn app(&self, name: &str) -> Option<AppStatus> {
+        self.inner
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .apps
+            .iter()
+            .find(|a| a.name == name)
+            .cloned()
     }
 
     pub fn snapshot(&self) -> Status {
@@ -379,7 +405,9 @@ impl Board {
     }
 
     pub fn update<R>(&self, change: impl FnOnce(&mut Status) -> R) -> R {
-        change(&mut self.inner.write().unwrap_or_else(|e| e.into_inner()))
+        let result = change(&mut self.inner.write().unwrap_or_else(|e| e.into_inner()));
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+        result
     }
 
     /// Changes app `name`'s record.

@@ -337,6 +337,7 @@ fn path_app(template: &str, args: &VetArgs) -> AppEntry {
         vars: BTreeMap::new(),
         vars_from: Vec::new(),
         target_namespace: None,
+        depends_on: Vec::new(),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use integration_tests::agent::{AgentProcess, agent_args, output_text};
+use integration_tests::agent::{AgentProcess, agent_args, output_text, with_apps_file};
 use integration_tests::git_server::{FleetRepo, GitDaemon};
 use integration_tests::{Cluster, ClusterOptions};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
@@ -486,18 +486,16 @@ async fn target_namespace_vars_from_and_json_output() {
     .unwrap();
     let revision = repo.commit("the overlay");
     let daemon = GitDaemon::start(&repo);
-    let mut args = agent_args(
-        &daemon.url(),
-        &cluster,
-        &dir.path().join("cache"),
-        "1s",
-        &[],
+    let args = with_apps_file(
+        agent_args(
+            &daemon.url(),
+            &cluster,
+            &dir.path().join("cache"),
+            "1s",
+            &[],
+        ),
+        &apps,
     );
-    // The apps file instead of --path and --prune.
-    let at = args.iter().position(|a| a == "--path").unwrap();
-    args.drain(at..at + 2);
-    args.retain(|a| a != "--prune");
-    args.extend(["--apps".to_string(), apps.display().to_string()]);
     let agent = AgentProcess::start(RUDDER, "agent-vars", &args, dir.path());
     agent
         .wait_for("synced", LONG, |s| {

@@ -51,6 +51,17 @@ pub fn agent_args(
     args
 }
 
+/// [`agent_args`] turned into the apps-file form: `--apps FILE` instead of
+/// `--path` and `--prune` (each app of the file says whether it prunes).
+pub fn with_apps_file(mut args: Vec<String>, apps: &Path) -> Vec<String> {
+    if let Some(at) = args.iter().position(|a| a == "--path") {
+        args.drain(at..at + 2);
+    }
+    args.retain(|a| a != "--prune");
+    args.extend(["--apps".to_string(), apps.display().to_string()]);
+    args
+}
+
 /// A running `rudder run`.
 pub struct AgentProcess {
     pub name: String,

@@ -76,6 +76,9 @@ struct Progress {
     watch_failing: bool,
     /// A reconcile request to mark handled after the next attempt.
     reconcile: Option<String>,
+    /// A revision held until the apps this one depends on are Synced and
+    /// Healthy at it.
+    waiting: Option<Arc<Snapshot>>,
 }
 
 impl AppWorker {
@@ -103,6 +106,7 @@ impl AppWorker {
         {
             tracing::warn!(app = %self.spec.name, "could not read the ApplySet parents within {} s to tell whether the app is suspended; going on as not suspended", SUSPENSION_FIRST_READ.as_secs());
         }
+        let mut board_changes = self.board.subscribe();
         let mut suspension_open = true;
         let mut was_suspended = self.is_suspended();
         if was_suspended {
@@ -164,6 +168,15 @@ impl AppWorker {
                         }
                     }
                 }
+                // Another app's record changed: a dependency may be ready.
+                _ = board_changes.changed(), if progress.waiting.is_some() => {
+                    if let Some(snapshot) = progress.waiting.clone() {
+                        match self.waiting_for(&snapshot.revision) {
+                            None => self.attempt(snapshot, Observe::Cached, &mut progress).await,
+                            Some(reason) => self.on_waiting(&snapshot, reason),
+                        }
+                    }
+                }
                 // A suspended app is not healed.
                 report = self.app.next_drift(), if !was_suspended => self.on_drift(report, &mut progress),
                 _ = sleep_until_opt(retry_at) => {
@@ -177,7 +190,10 @@ impl AppWorker {
                     }
                 }
                 _ = resync.tick() => {
+                    // While waiting the watches heal; a resync would report
+                    // the held revision's predecessor as the app's state.
                     if progress.retry.is_none()
+                        && progress.waiting.is_none()
                         && let Some((snapshot, _)) = progress.applied.clone()
                     {
                         self.attempt(snapshot, Observe::Cached, &mut progress).await;
@@ -209,6 +225,9 @@ impl AppWorker {
             })
             .await;
             if let Ok((reads, Ok(true))) = check {
+                // Whatever revision waited, this one has the applied
+                // objects: nothing to wait for.
+                progress.waiting = None;
                 self.record_unchanged(&snapshot, progress);
                 progress.applied = Some((snapshot, reads));
                 return;
@@ -230,6 +249,8 @@ impl AppWorker {
             }
             a.applied_revision = Some(snapshot.revision.clone());
             a.attempted_revision = Some(snapshot.revision.clone());
+            a.pending_revision = None;
+            a.waiting_for = None;
             a.last_attempt = Some(at.clone());
             a.last_success = Some(at.clone());
             a.push_history(HistoryEntry {
@@ -263,6 +284,22 @@ impl AppWorker {
             self.on_suspended(Some(&snapshot));
             self.handled_reconcile(progress);
             return;
+        }
+        // A new revision waits for the apps this one depends on; the
+        // applied one is only healed again and waits for nothing.
+        let applied = progress
+            .applied
+            .as_ref()
+            .is_some_and(|(applied, _)| applied.revision == snapshot.revision);
+        if !applied {
+            if let Some(reason) = self.waiting_for(&snapshot.revision) {
+                self.on_waiting(&snapshot, reason);
+                progress.waiting = Some(snapshot);
+                progress.retry = None;
+                self.handled_reconcile(progress);
+                return;
+            }
+            progress.waiting = None;
         }
         let started = Instant::now();
         let path = self.spec.path.clone();
@@ -337,6 +374,61 @@ impl AppWorker {
         self.handled_reconcile(progress);
     }
 
+    /// Why `revision` may not be synced yet: each dependency that is not
+    /// Synced and Healthy (judged after its apply) at it; `None` when all
+    /// are.
+    fn waiting_for(&self, revision: &str) -> Option<String> {
+        let short = |r: Option<&str>| r.map_or("-".to_string(), |r| r.chars().take(7).collect());
+        let pending: Vec<String> = self
+            .spec
+            .depends_on
+            .iter()
+            .filter_map(|name| {
+                let dependency = self.board.app(name)?;
+                let ready = dependency.applied_revision.as_deref() == Some(revision)
+                    && dependency.sync == SyncState::Synced
+                    && dependency.health == HealthState::Healthy
+                    && dependency.health_observed_at.is_some();
+                (!ready).then(|| {
+                    format!(
+                        "{name}: {} and {} at {}",
+                        dependency.sync.as_str(),
+                        dependency.health.as_str(),
+                        short(dependency.applied_revision.as_deref())
+                    )
+                })
+            })
+            .collect();
+        if pending.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "{} (each must be Synced and Healthy at {})",
+            pending.join("; "),
+            short(Some(revision))
+        ))
+    }
+
+    /// `revision` waits for the apps this one depends on.
+    fn on_waiting(&self, snapshot: &Snapshot, reason: String) {
+        let name = &self.spec.name;
+        let changed = self.board.app(name).is_some_and(|a| {
+            a.sync != SyncState::Waiting
+                || a.waiting_for.as_deref() != Some(reason.as_str())
+                || a.pending_revision.as_deref() != Some(snapshot.revision.as_str())
+        });
+        if !changed {
+            return;
+        }
+        tracing::info!(app = %name, revision = %snapshot.revision, waiting_for = %reason, "waiting for the apps it depends on; healing the applied revision meanwhile");
+        self.board.update_app(name, |a| {
+            a.sync = SyncState::Waiting;
+            a.waiting_for = Some(reason);
+            a.pending_revision = Some(snapshot.revision.clone());
+        });
+        self.publish_info();
+    }
+
     fn is_suspended(&self) -> bool {
         self.suspend_all || self.suspended.borrow().unwrap_or(false)
     }
@@ -403,6 +495,8 @@ impl AppWorker {
             a.sync = SyncState::Failed;
             a.attempted_revision = Some(snapshot.revision.clone());
             a.last_attempt = Some(at.clone());
+            a.pending_revision = None;
+            a.waiting_for = None;
             a.error = Some(error);
             a.push_history(HistoryEntry {
                 revision: snapshot.revision.clone(),
@@ -474,6 +568,7 @@ impl AppWorker {
             a.attempted_revision = Some(snapshot.revision.clone());
             a.last_attempt = Some(at.clone());
             a.pending_revision = None;
+            a.waiting_for = None;
             if synced {
                 a.applied_revision = Some(snapshot.revision.clone());
                 a.last_success = Some(at.clone());

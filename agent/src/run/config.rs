@@ -229,6 +229,10 @@ pub struct AppEntry {
     /// Namespace for this app's namespaced objects that name none.
     #[serde(default, rename = "targetNamespace")]
     pub target_namespace: Option<String>,
+    /// Apps that must be Synced and Healthy at a revision before this one
+    /// syncs it.
+    #[serde(default, rename = "dependsOn")]
+    pub depends_on: Vec<String>,
 }
 
 /// The apps file. Later versions add top-level keys (ordering, waves,
@@ -252,6 +256,8 @@ pub struct AppSpec {
     pub vars_from: Vec<VarsSource>,
     /// Overrides the agent's --target-namespace.
     pub target_namespace: Option<String>,
+    /// Apps synced and healthy at a revision before this one syncs it.
+    pub depends_on: Vec<String>,
     pub field_manager: String,
 }
 
@@ -328,7 +334,75 @@ pub fn parse_apps_file(file: &str, text: &str) -> Result<AppsFile, String> {
     if parsed.apps.is_empty() {
         return Err(format!("{file}: `apps` is empty: list at least one app"));
     }
+    check_dependencies(&parsed.apps).map_err(|(app, problem)| {
+        format!("{file}:{}: app `{app}`: {problem}", line_of_app(text, &app))
+    })?;
     Ok(parsed)
+}
+
+/// Every `dependsOn` names an app of the file, and no app depends on
+/// itself through others; the error names the app and the problem.
+pub fn check_dependencies(apps: &[AppEntry]) -> Result<(), (String, String)> {
+    let names: std::collections::BTreeSet<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+    for app in apps {
+        for dependency in &app.depends_on {
+            if !names.contains(dependency.as_str()) {
+                return Err((
+                    app.name.clone(),
+                    format!(
+                        "dependsOn `{dependency}`, which is not an app of this file (apps: {})",
+                        names.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    // Depth-first, keeping the path to report a cycle as it runs.
+    fn visit<'a>(
+        name: &'a str,
+        apps: &'a [AppEntry],
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::BTreeSet<&'a str>,
+    ) -> Result<(), Vec<&'a str>> {
+        if done.contains(name) {
+            return Ok(());
+        }
+        if let Some(start) = path.iter().position(|n| *n == name) {
+            let mut cycle = path[start..].to_vec();
+            cycle.push(name);
+            return Err(cycle);
+        }
+        path.push(name);
+        let app = apps.iter().find(|a| a.name == name).expect("checked above");
+        for dependency in &app.depends_on {
+            visit(dependency, apps, path, done)?;
+        }
+        path.pop();
+        done.insert(name);
+        Ok(())
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for app in apps {
+        visit(&app.name, apps, &mut Vec::new(), &mut done).map_err(|cycle| {
+            (
+                cycle[0].to_string(),
+                format!("dependsOn forms a cycle: {}", cycle.join(" -> ")),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// The line (from 1) where app `name` is listed, for error messages; 1
+/// when it cannot be found.
+fn line_of_app(text: &str, name: &str) -> usize {
+    text.lines()
+        .position(|line| {
+            let line = line.trim_start().trim_start_matches("- ").trim_start();
+            line.strip_prefix("name:")
+                .is_some_and(|rest| rest.trim().trim_matches(['"', '\'']) == name)
+        })
+        .map_or(1, |i| i + 1)
 }
 
 /// The apps this agent runs: the apps file's, or the one app of `--path`.
@@ -347,6 +421,7 @@ pub fn app_specs(args: &RunArgs, apps_file: Option<AppsFile>) -> Result<Vec<AppS
                 vars: BTreeMap::new(),
                 vars_from: Vec::new(),
                 target_namespace: None,
+                depends_on: Vec::new(),
             }]
         }
         (None, None) => return Err("give --path TEMPLATE or --apps FILE".into()),
@@ -384,6 +459,7 @@ pub fn region_apps(
                 vars,
                 vars_from: entry.vars_from,
                 target_namespace: entry.target_namespace,
+                depends_on: entry.depends_on,
             })
         })
         .collect()
@@ -539,6 +615,35 @@ mod tests {
             .unwrap_err()
             .contains("configmap/NAME")
         );
+    }
+
+    #[test]
+    fn dependencies_must_exist_and_form_no_cycle() {
+        let text = "apps:\n- name: crds\n  path: c\n- name: platform\n  path: p\n  dependsOn: [crds]\n- name: workloads\n  path: w\n  dependsOn: [platform, crds]\n";
+        let parsed = parse_apps_file("apps.yaml", text).unwrap();
+        assert_eq!(parsed.apps[2].depends_on, ["platform", "crds"]);
+        let unknown = parse_apps_file(
+            "apps.yaml",
+            "apps:\n- name: a\n  path: p\n- name: b\n  path: q\n  dependsOn: [platfrom]\n",
+        )
+        .unwrap_err();
+        assert!(
+            unknown.starts_with("apps.yaml:4: app `b`: dependsOn `platfrom`, which is not an app"),
+            "{unknown}"
+        );
+        let cycle = parse_apps_file(
+            "apps.yaml",
+            "apps:\n- name: a\n  path: p\n  dependsOn: [c]\n- name: b\n  path: q\n  dependsOn: [a]\n- name: c\n  path: r\n  dependsOn: [b]\n",
+        )
+        .unwrap_err();
+        assert!(
+            cycle.contains("app `a`: dependsOn forms a cycle: a -> c -> b -> a"),
+            "{cycle}"
+        );
+        assert!(cycle.starts_with("apps.yaml:2:"), "{cycle}");
+        let own = parse_apps_file("apps.yaml", "apps:\n- {name: a, path: p, dependsOn: [a]}\n")
+            .unwrap_err();
+        assert!(own.contains("a -> a"), "{own}");
     }
 
     #[test]

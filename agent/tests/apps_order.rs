@@ -1,13 +1,17 @@
-//! Sync waves and suspension, end to end with the agent on the test bed:
-//! the order of applies is read from the apiserver's audit log (never from
-//! rudder's own log), a Degraded wave stops the sync before later waves,
-//! and `rudder suspend` stops syncing and healing until `rudder resume`
-//! puts back what drifted.
+//! Apps in order, end to end with the agent on the test bed: sync waves
+//! inside an app and `dependsOn` between apps, the order of applies read
+//! from the apiserver's audit log (never from rudder's own log); a
+//! Degraded wave stops the sync before later waves, a dependency that is
+//! not healthy holds its dependents (which keep being healed), and `rudder
+//! suspend` stops syncing and healing until `rudder resume` puts back what
+//! drifted.
 
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
-use integration_tests::agent::{AgentProcess, Audit, AuditWrite, agent_args, output_text};
+use integration_tests::agent::{
+    AgentProcess, Audit, AuditWrite, agent_args, output_text, with_apps_file,
+};
 use integration_tests::git_server::{FleetRepo, GitDaemon};
 use integration_tests::{Cluster, ClusterOptions};
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -258,5 +262,177 @@ async fn waves_apply_in_order_a_degraded_wave_stops_the_sync_and_suspend_holds_e
     assert_eq!(
         data(&cluster, "late", "generation").await.as_deref(),
         Some("3")
+    );
+}
+
+/// `workloads` depends on `platform`: a commit that breaks platform's
+/// Deployment holds workloads at its applied revision (still healed), and
+/// the fix releases it.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_app_waits_for_the_apps_it_depends_on_and_is_healed_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut options = ClusterOptions::new("depends", "us-east-1");
+    options.audit_log = true;
+    let cluster = Cluster::start(options, dir.path())
+        .await
+        .expect("cluster starts");
+    let audit = Audit::new(cluster.audit_log_path());
+    let repo = FleetRepo::new();
+    let write = |platform_pod: &str, generation: &str| {
+        repo.write(
+            "apps/platform/kustomization.yaml",
+            "resources: [namespace.yaml, operator.yaml]\n",
+        );
+        repo.write(
+            "apps/platform/namespace.yaml",
+            "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+        );
+        repo.write(
+            "apps/platform/operator.yaml",
+            &deployment("operator", "0", platform_pod, ""),
+        );
+        repo.write(
+            "apps/workloads/kustomization.yaml",
+            "resources: [app.yaml]\n",
+        );
+        repo.write(
+            "apps/workloads/app.yaml",
+            &config_map("app", "0", generation),
+        );
+    };
+    write("", "1");
+    let first = repo.commit("platform and workloads");
+    let daemon = GitDaemon::start(&repo);
+    // Listed dependent first: the order of the file is not the order of
+    // the syncs.
+    let apps = dir.path().join("apps.yaml");
+    std::fs::write(
+        &apps,
+        "apps:\n- name: workloads\n  path: apps/workloads\n  dependsOn: [platform]\n- name: platform\n  path: apps/platform\n",
+    )
+    .unwrap();
+    let args = with_apps_file(
+        agent_args(
+            &daemon.url(),
+            &cluster,
+            &dir.path().join("cache"),
+            "1s",
+            &[],
+        ),
+        &apps,
+    );
+    let offset = audit.offset();
+    let agent = AgentProcess::start(RUDDER, "agent-depends", &args, dir.path());
+    let by_name = |s: &Value, name: &str| -> Value {
+        s["apps"]
+            .as_array()
+            .and_then(|apps| apps.iter().find(|a| a["name"] == name))
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
+    agent
+        .wait_for("both synced", LONG, |s| {
+            ["workloads", "platform"].iter().all(|n| {
+                let a = by_name(s, n);
+                a["applied_revision"] == first.as_str() && a["sync"] == "Synced"
+            })
+        })
+        .await;
+    let writes = audit.writes(offset, "rudder");
+    let operator = first_write(&writes, "deployments", "operator");
+    let workload = first_write(&writes, "configmaps", "app");
+    assert!(
+        operator.received < workload.received,
+        "{operator:?}\n{workload:?}"
+    );
+
+    // platform cannot become healthy at the second commit: workloads waits
+    // and says why, its ConfigMap stays, and a deletion of it is healed.
+    write("      nodeSelector: {no-such: node}\n", "2");
+    let second = repo.commit("an operator that cannot be scheduled");
+    let status = agent
+        .wait_for("workloads waiting", LONG, |s| {
+            let w = by_name(s, "workloads");
+            w["sync"] == "Waiting" && w["pending_revision"] == second.as_str()
+        })
+        .await;
+    let reason = by_name(&status, "workloads")["waiting_for"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(reason.starts_with("platform: "), "{reason}");
+    let config_maps: Api<ConfigMap> = Api::namespaced(cluster.client(), "shop");
+    config_maps
+        .delete("app", &Default::default())
+        .await
+        .expect("deleting the workload by hand");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while data(&cluster, "app", "generation").await.is_none() {
+        assert!(Instant::now() < deadline, "a waiting app was not healed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        data(&cluster, "app", "generation").await.as_deref(),
+        Some("1")
+    );
+    let status = agent.status().unwrap();
+    assert_eq!(
+        by_name(&status, "workloads")["sync"],
+        "Waiting",
+        "{status:#}"
+    );
+    assert_eq!(
+        by_name(&status, "workloads")["applied_revision"],
+        first.as_str()
+    );
+
+    // The fix: platform turns healthy at the third commit, workloads follows.
+    write("", "3");
+    let third = repo.commit("the operator schedulable again");
+    agent
+        .wait_for("workloads at the fix", LONG, |s| {
+            let w = by_name(s, "workloads");
+            w["applied_revision"] == third.as_str() && w["sync"] == "Synced"
+        })
+        .await;
+    assert_eq!(
+        data(&cluster, "app", "generation").await.as_deref(),
+        Some("3")
+    );
+    let writes = audit.writes(offset, "rudder");
+    let healthy_operator = writes
+        .iter()
+        .rfind(|w| w.resource == "deployments" && w.name.as_deref() == Some("operator"))
+        .unwrap();
+    let released = writes
+        .iter()
+        .rfind(|w| w.resource == "configmaps" && w.name.as_deref() == Some("app"))
+        .unwrap();
+    assert!(healthy_operator.received < released.received);
+
+    // An unknown dependency is a start-up error naming file, line and app.
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apps:\n- name: workloads\n  path: apps/workloads\n  dependsOn: [platfrom]\n",
+    )
+    .unwrap();
+    let mut bad_args = args.clone();
+    let at = bad_args
+        .iter()
+        .position(|a| *a == apps.display().to_string())
+        .unwrap();
+    bad_args[at] = bad.display().to_string();
+    let out = Command::new(RUDDER)
+        .arg("run")
+        .args(&bad_args)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("bad.yaml:2: app `workloads`: dependsOn `platfrom`"),
+        "{stderr}"
     );
 }
