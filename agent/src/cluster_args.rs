@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use rudder_reconciler::applyset::ApplySetParent;
+use rudder_reconciler::health_rules::{HealthRuleSpec, HealthRules};
 use rudder_reconciler::plan::PlanOptions;
 use rudder_reconciler::sync::SyncOptions;
 use rudder_reconciler::target::Target;
@@ -116,6 +117,49 @@ impl ClusterArgs {
         options.default_namespace = self.target_namespace.clone().unwrap_or(default_namespace);
         Ok(options)
     }
+}
+
+/// `--health-rules FILE`: custom health rules (CEL) for kinds kstatus does
+/// not judge well.
+#[derive(clap::Args, Debug, Clone)]
+pub struct HealthRulesArg {
+    /// YAML file with custom health rules in CEL: `health: [{apiVersion,
+    /// kind, current, inProgress, failed}]`, as in the apps file.
+    #[arg(long = "health-rules", value_name = "FILE")]
+    pub health_rules: Option<PathBuf>,
+}
+
+impl HealthRulesArg {
+    /// The compiled rules (none without the flag).
+    pub fn compile(&self) -> anyhow::Result<std::sync::Arc<HealthRules>> {
+        compile_health_rules(self.health_rules.as_deref(), Vec::new())
+    }
+}
+
+/// The health rules of `file` (if any) and `more` (from an apps file),
+/// compiled; an error names the file and the rule.
+pub fn compile_health_rules(
+    file: Option<&Path>,
+    more: Vec<HealthRuleSpec>,
+) -> anyhow::Result<std::sync::Arc<HealthRules>> {
+    let mut specs = more;
+    if let Some(path) = file {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct RulesFile {
+            health: Vec<HealthRuleSpec>,
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading the health rules {}", path.display()))?;
+        let parsed: RulesFile = serde_saphyr::from_str(&text)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        specs.extend(parsed.health);
+    }
+    let rules = HealthRules::compile(&specs).map_err(|e| match file {
+        Some(path) => anyhow::anyhow!("{}: {e}", path.display()),
+        None => anyhow::anyhow!("{e}"),
+    })?;
+    Ok(std::sync::Arc::new(rules))
 }
 
 /// The error for an app whose ApplySet parent does not exist.

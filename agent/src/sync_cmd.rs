@@ -13,7 +13,7 @@ use rudder_reconciler::wait;
 use rudder_reconciler::watch::WatchReport;
 
 use crate::cli_output::{OutputArgs, print_json, sync_json};
-use crate::cluster_args::{ClusterArgs, parse_duration};
+use crate::cluster_args::{ClusterArgs, HealthRulesArg, parse_duration};
 use crate::run::shutdown_signal;
 
 /// Arguments of `rudder sync`.
@@ -32,8 +32,11 @@ pub struct SyncArgs {
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
     pub wave_timeout: Duration,
     #[command(flatten)]
+    pub health: HealthRulesArg,
+    #[command(flatten)]
     pub output: OutputArgs,
-    /// Wait until every object is healthy (kstatus rules).
+    /// Wait until every object is healthy (kstatus rules, or
+    /// --health-rules).
     #[arg(long)]
     pub wait: bool,
     /// How long `--wait` waits (e.g. 90s, 5m).
@@ -60,45 +63,52 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<ExitCode> {
     options.apply.recreate = args.recreate;
     options.concurrency = args.concurrency.max(1);
     options.wave_timeout = args.wave_timeout;
+    options.health_rules = args.health.compile()?;
     if args.watch {
         return watch(args, target, options, rendered).await;
     }
     let desired = sync::prepare(&target, rendered, &options).await?;
     let report = sync::sync_desired(&target, Ok(desired.clone()), &options).await?;
-    let mut ok = report.succeeded();
+    let synced = report.succeeded();
+    if !args.output.json() {
+        print!("{}", report.summary);
+    }
+    let health = if args.wait && synced {
+        let members: Vec<_> = desired.iter().map(|d| d.reference.clone()).collect();
+        let health = wait::wait_for_health(
+            &target,
+            &options.parent,
+            &members,
+            &options.health_rules,
+            args.timeout,
+        )
+        .await
+        .context("waiting for health")?;
+        Some(health)
+    } else {
+        None
+    };
+    let ok = synced
+        && health
+            .as_ref()
+            .is_none_or(|h| h.aggregate == AggregateHealth::Healthy);
     if args.output.json() {
         let mut out = sync_json(
             &report.summary,
             report.prune_refusal.as_deref(),
             report.held.as_ref().map(ToString::to_string),
-            ok,
+            synced,
         );
-        if args.wait && ok {
-            let members: Vec<_> = desired.iter().map(|d| d.reference.clone()).collect();
-            let health = wait::wait_for_health(&target, &options.parent, &members, args.timeout)
-                .await
-                .context("waiting for health")?;
+        if let Some(health) = &health {
             out["health"] = serde_json::json!({
                 "aggregate": health.aggregate,
                 "timed_out": health.timed_out,
                 "waited_s": health.waited.as_secs_f64(),
                 "unhealthy": health.unhealthy_lines(),
             });
-            ok = health.aggregate == AggregateHealth::Healthy;
         }
         print_json(&out);
-        return Ok(if ok {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
-    }
-    print!("{}", report.summary);
-    if args.wait && ok {
-        let members: Vec<_> = desired.iter().map(|d| d.reference.clone()).collect();
-        let health = wait::wait_for_health(&target, &options.parent, &members, args.timeout)
-            .await
-            .context("waiting for health")?;
+    } else if let Some(health) = &health {
         let how = if health.timed_out {
             format!("after the {:?} timeout", args.timeout)
         } else {
@@ -108,7 +118,6 @@ pub async fn run(args: &SyncArgs) -> anyhow::Result<ExitCode> {
         for line in health.unhealthy_lines() {
             println!("  {line}");
         }
-        ok = health.aggregate == AggregateHealth::Healthy;
     }
     Ok(if ok {
         ExitCode::SUCCESS

@@ -9,7 +9,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use rudder_reconciler::applyset::ApplySetParent;
-use rudder_reconciler::health::{HealthStatus, ObjectHealth, object_health};
+use rudder_reconciler::health::{HealthStatus, ObjectHealth, object_health_with};
+use rudder_reconciler::health_rules::HealthRules;
 use rudder_reconciler::inventory_store;
 use rudder_reconciler::live;
 use rudder_reconciler::object::ObjectRef;
@@ -17,7 +18,7 @@ use rudder_reconciler::stage::{self, Stage};
 use serde_json::{Value, json};
 
 use crate::cli_output::{OutputArgs, object_fields, print_json};
-use crate::cluster_args::KubeArgs;
+use crate::cluster_args::{HealthRulesArg, KubeArgs};
 
 /// Arguments of `rudder tree`.
 #[derive(clap::Args, Debug)]
@@ -26,6 +27,8 @@ pub struct TreeArgs {
     pub kube: KubeArgs,
     #[command(flatten)]
     pub output: OutputArgs,
+    #[command(flatten)]
+    pub health: HealthRulesArg,
     /// The app (its ApplySet parent's name, as `rudder status` lists it).
     #[arg(value_name = "APP")]
     pub app: String,
@@ -41,6 +44,7 @@ pub struct Member {
 }
 
 pub async fn run(args: &TreeArgs) -> anyhow::Result<ExitCode> {
+    let rules = args.health.compile()?;
     let (target, _) = args.kube.target().await?;
     let parent = ApplySetParent::new(args.app.clone(), args.kube.parent_namespace.clone());
     let stored = inventory_store::read(&target, &parent).await?;
@@ -52,6 +56,7 @@ pub async fn run(args: &TreeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("reading the members of {}", args.app))?;
     let members = arrange(
+        &rules,
         references
             .into_iter()
             .map(|reference| {
@@ -77,12 +82,15 @@ pub async fn run(args: &TreeArgs) -> anyhow::Result<ExitCode> {
 
 /// Judges each member (absent ones are NotFound) and orders them as a
 /// sync applies them: by wave, then stage, then the stage's own order.
-pub fn arrange(objects: Vec<(ObjectRef, Option<Value>)>) -> Vec<Member> {
+pub fn arrange(rules: &HealthRules, objects: Vec<(ObjectRef, Option<Value>)>) -> Vec<Member> {
     let mut members: Vec<Member> = objects
         .into_iter()
         .map(|(reference, object)| {
             let (wave, health) = match &object {
-                Some(object) => (stage::wave(object).unwrap_or(0), object_health(object)),
+                Some(object) => (
+                    stage::wave(object).unwrap_or(0),
+                    object_health_with(object, rules),
+                ),
                 None => (0, ObjectHealth::not_found()),
             };
             Member {
@@ -192,14 +200,17 @@ mod tests {
             "metadata": {"name": "early", "namespace": "shop", "annotations": {"rudder.io/wave": "-1"}}});
         let ns = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"},
             "status": {"phase": "Active"}});
-        let members = arrange(vec![
-            (reference("apps", "Deployment", Some("shop"), "gone"), None),
-            (reference("", "Namespace", None, "shop"), Some(ns)),
-            (
-                reference("", "ConfigMap", Some("shop"), "early"),
-                Some(early),
-            ),
-        ]);
+        let members = arrange(
+            &HealthRules::default(),
+            vec![
+                (reference("apps", "Deployment", Some("shop"), "gone"), None),
+                (reference("", "Namespace", None, "shop"), Some(ns)),
+                (
+                    reference("", "ConfigMap", Some("shop"), "early"),
+                    Some(early),
+                ),
+            ],
+        );
         let order: Vec<String> = members.iter().map(|m| m.reference.name.clone()).collect();
         assert_eq!(order, ["early", "shop", "gone"]);
         assert_eq!(members[0].wave, -1);

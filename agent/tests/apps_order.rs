@@ -6,6 +6,7 @@
 //! suspend` stops syncing and healing until `rudder resume` puts back what
 //! drifted.
 
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
@@ -88,6 +89,33 @@ fn first_write<'a>(writes: &'a [AuditWrite], resource: &str, name: &str) -> &'a 
 
 fn app(status: &Value) -> &Value {
     &status["apps"][0]
+}
+
+/// App `name`'s record in a `/status`.
+fn by_name(status: &Value, name: &str) -> Value {
+    status["apps"]
+        .as_array()
+        .and_then(|apps| apps.iter().find(|a| a["name"] == name))
+        .cloned()
+        .unwrap_or(Value::Null)
+}
+
+/// A test-bed cluster that writes an audit log, and that log.
+async fn audited_cluster(name: &str, dir: &Path) -> (Cluster, Audit) {
+    let mut options = ClusterOptions::new(name, "us-east-1");
+    options.audit_log = true;
+    let cluster = Cluster::start(options, dir).await.expect("cluster starts");
+    let audit = Audit::new(cluster.audit_log_path());
+    (cluster, audit)
+}
+
+/// The arguments of an agent on `cluster` running the apps file `apps`,
+/// polling every second.
+fn apps_args(daemon: &GitDaemon, cluster: &Cluster, dir: &Path, apps: &Path) -> Vec<String> {
+    with_apps_file(
+        agent_args(&daemon.url(), cluster, &dir.join("cache"), "1s", &[]),
+        apps,
+    )
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -271,12 +299,7 @@ async fn waves_apply_in_order_a_degraded_wave_stops_the_sync_and_suspend_holds_e
 #[tokio::test(flavor = "multi_thread")]
 async fn an_app_waits_for_the_apps_it_depends_on_and_is_healed_meanwhile() {
     let dir = tempfile::tempdir().unwrap();
-    let mut options = ClusterOptions::new("depends", "us-east-1");
-    options.audit_log = true;
-    let cluster = Cluster::start(options, dir.path())
-        .await
-        .expect("cluster starts");
-    let audit = Audit::new(cluster.audit_log_path());
+    let (cluster, audit) = audited_cluster("depends", dir.path()).await;
     let repo = FleetRepo::new();
     let write = |platform_pod: &str, generation: &str| {
         repo.write(
@@ -311,25 +334,9 @@ async fn an_app_waits_for_the_apps_it_depends_on_and_is_healed_meanwhile() {
         "apps:\n- name: workloads\n  path: apps/workloads\n  dependsOn: [platform]\n- name: platform\n  path: apps/platform\n",
     )
     .unwrap();
-    let args = with_apps_file(
-        agent_args(
-            &daemon.url(),
-            &cluster,
-            &dir.path().join("cache"),
-            "1s",
-            &[],
-        ),
-        &apps,
-    );
+    let args = apps_args(&daemon, &cluster, dir.path(), &apps);
     let offset = audit.offset();
     let agent = AgentProcess::start(RUDDER, "agent-depends", &args, dir.path());
-    let by_name = |s: &Value, name: &str| -> Value {
-        s["apps"]
-            .as_array()
-            .and_then(|apps| apps.iter().find(|a| a["name"] == name))
-            .cloned()
-            .unwrap_or(Value::Null)
-    };
     agent
         .wait_for("both synced", LONG, |s| {
             ["workloads", "platform"].iter().all(|n| {
@@ -435,4 +442,159 @@ async fn an_app_waits_for_the_apps_it_depends_on_and_is_healed_meanwhile() {
         stderr.contains("bad.yaml:2: app `workloads`: dependsOn `platfrom`"),
         "{stderr}"
     );
+}
+
+const WIDGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+"#;
+
+/// The issue's three layers: `crds` (a CRD and an operator Deployment),
+/// `platform` (a custom resource of that CRD, dependsOn crds) judged by a
+/// CEL health rule, and `workloads` (dependsOn platform, waves -1, 0, 1).
+/// The custom resource holds everything after it in Progressing until the
+/// test sets its status; then the rest follows in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_custom_health_rule_holds_the_layers_above_it_until_the_resource_is_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, audit) = audited_cluster("layers", dir.path()).await;
+    let repo = FleetRepo::new();
+    repo.write(
+        "apps/crds/kustomization.yaml",
+        "resources: [namespace.yaml, crd.yaml, operator.yaml]\n",
+    );
+    repo.write(
+        "apps/crds/namespace.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+    );
+    repo.write("apps/crds/crd.yaml", WIDGET_CRD);
+    repo.write(
+        "apps/crds/operator.yaml",
+        &deployment("widget-operator", "0", "", ""),
+    );
+    repo.write(
+        "apps/platform/kustomization.yaml",
+        "resources: [widget.yaml]\n",
+    );
+    repo.write(
+        "apps/platform/widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: storefront, namespace: shop}\nspec: {size: 3}\n",
+    );
+    repo.write(
+        "apps/workloads/kustomization.yaml",
+        "resources: [waves.yaml]\n",
+    );
+    repo.write(
+        "apps/workloads/waves.yaml",
+        &[
+            config_map("before", "-1", "1"),
+            config_map("during", "0", "1"),
+            config_map("after", "1", "1"),
+        ]
+        .join("---\n"),
+    );
+    let first = repo.commit("three layers");
+    let daemon = GitDaemon::start(&repo);
+    let apps = dir.path().join("apps.yaml");
+    std::fs::write(
+        &apps,
+        r#"apps:
+- name: workloads
+  path: apps/workloads
+  dependsOn: [platform]
+- name: platform
+  path: apps/platform
+  dependsOn: [crds]
+- name: crds
+  path: apps/crds
+health:
+- apiVersion: example.com/v1
+  kind: Widget
+  current: 'has(status.phase) && status.phase == "Ready"'
+  failed: 'has(status.phase) && status.phase == "Broken"'
+"#,
+    )
+    .unwrap();
+    let args = apps_args(&daemon, &cluster, dir.path(), &apps);
+    let offset = audit.offset();
+    let agent = AgentProcess::start(RUDDER, "agent-layers", &args, dir.path());
+
+    // platform is applied but Progressing by its rule; workloads waits.
+    let status = agent
+        .wait_for("workloads waiting on platform", LONG, |s| {
+            let p = by_name(s, "platform");
+            let w = by_name(s, "workloads");
+            p["applied_revision"] == first.as_str()
+                && p["health"] == "Progressing"
+                && w["sync"] == "Waiting"
+        })
+        .await;
+    let reason = by_name(&status, "workloads")["waiting_for"].clone();
+    assert!(
+        reason
+            .as_str()
+            .unwrap()
+            .starts_with("platform: Synced and Progressing"),
+        "{status:#}"
+    );
+    let not_current = &by_name(&status, "platform")["not_current"][0];
+    assert_eq!(not_current["status"], "InProgress", "{status:#}");
+    assert_eq!(data(&cluster, "before", "generation").await, None);
+
+    // The operator's part: the Widget turns Ready.
+    let widgets: Api<kube::api::DynamicObject> = Api::namespaced_with(
+        cluster.client(),
+        "shop",
+        &kube::discovery::ApiResource {
+            group: "example.com".into(),
+            version: "v1".into(),
+            api_version: "example.com/v1".into(),
+            kind: "Widget".into(),
+            plural: "widgets".into(),
+        },
+    );
+    widgets
+        .patch_status(
+            "storefront",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"phase": "Ready"}})),
+        )
+        .await
+        .expect("setting the Widget's status");
+    agent
+        .wait_for("every layer synced and healthy", LONG, |s| {
+            ["crds", "platform", "workloads"].iter().all(|n| {
+                let a = by_name(s, n);
+                a["applied_revision"] == first.as_str()
+                    && a["sync"] == "Synced"
+                    && a["health"] == "Healthy"
+            })
+        })
+        .await;
+
+    // The order of applies as the apiserver saw it.
+    let writes = audit.writes(offset, "rudder");
+    let order = [
+        first_write(&writes, "customresourcedefinitions", "widgets.example.com"),
+        first_write(&writes, "widgets", "storefront"),
+        first_write(&writes, "configmaps", "before"),
+        first_write(&writes, "configmaps", "during"),
+        first_write(&writes, "configmaps", "after"),
+    ];
+    for pair in order.windows(2) {
+        assert!(pair[0].received < pair[1].received, "{:#?}", order);
+    }
 }

@@ -347,6 +347,7 @@ async fn health_is_healthy_for_a_running_deployment_and_degraded_for_a_stuck_one
         &target,
         &options.parent,
         &members(&healthy_set),
+        &options.health_rules,
         Duration::from_secs(120),
     )
     .await
@@ -359,6 +360,7 @@ async fn health_is_healthy_for_a_running_deployment_and_degraded_for_a_stuck_one
         &target,
         &options.parent,
         &members(&degraded_set),
+        &options.health_rules,
         Duration::from_secs(120),
     )
     .await

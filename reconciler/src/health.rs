@@ -31,6 +31,9 @@ pub enum HealthStatus {
     /// Being deleted; counts as in progress.
     Terminating,
     NotFound,
+    /// A custom health rule could not be evaluated on the object; counts
+    /// as in progress.
+    Unknown,
 }
 
 impl fmt::Display for HealthStatus {
@@ -41,6 +44,7 @@ impl fmt::Display for HealthStatus {
             HealthStatus::Failed => "Failed",
             HealthStatus::Terminating => "Terminating",
             HealthStatus::NotFound => "NotFound",
+            HealthStatus::Unknown => "Unknown",
         })
     }
 }
@@ -113,12 +117,22 @@ pub fn aggregate<'a>(healths: impl IntoIterator<Item = &'a ObjectHealth>) -> Agg
         match health.status {
             HealthStatus::Failed => return AggregateHealth::Degraded,
             HealthStatus::Current => {}
-            HealthStatus::InProgress | HealthStatus::Terminating | HealthStatus::NotFound => {
-                result = AggregateHealth::Progressing
-            }
+            HealthStatus::InProgress
+            | HealthStatus::Terminating
+            | HealthStatus::NotFound
+            | HealthStatus::Unknown => result = AggregateHealth::Progressing,
         }
     }
     result
+}
+
+/// The health of one live object: by its kind's custom rule when `rules`
+/// has one, else by kstatus ([`object_health`]).
+pub fn object_health_with(
+    object: &Value,
+    rules: &crate::health_rules::HealthRules,
+) -> ObjectHealth {
+    rules.judge(object).unwrap_or_else(|| object_health(object))
 }
 
 /// The health of one live object.

@@ -17,6 +17,7 @@ pub mod applyset;
 pub mod diff;
 pub mod fingerprint;
 pub mod health;
+pub mod health_rules;
 pub mod inventory;
 pub mod inventory_store;
 pub mod live;

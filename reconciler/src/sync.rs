@@ -19,6 +19,7 @@ use serde_json::Value;
 use crate::apply::{self, Applied, ApplyOptions};
 use crate::applyset::{self, ApplySetParent};
 use crate::health::{AggregateHealth, HealthStatus};
+use crate::health_rules::HealthRules;
 use crate::inventory::{Inventory, InventoryEntry};
 use crate::inventory_store::{self, InventoryStoreError};
 use crate::live::{self, LiveMembers};
@@ -47,6 +48,8 @@ pub struct SyncOptions {
     /// How long a sync wave may take to become healthy before the sync
     /// stops there (only with more than one wave).
     pub wave_timeout: Duration,
+    /// Custom health rules (CEL) for kinds kstatus does not judge well.
+    pub health_rules: Arc<HealthRules>,
 }
 
 impl SyncOptions {
@@ -58,6 +61,7 @@ impl SyncOptions {
             concurrency: 16,
             default_namespace: "default".into(),
             wave_timeout: DEFAULT_WAVE_TIMEOUT,
+            health_rules: Arc::default(),
         }
     }
 }
@@ -470,7 +474,9 @@ async fn wait_for_wave(
 ) -> Option<WaveHold> {
     let deadline = std::time::Instant::now() + options.wave_timeout;
     loop {
-        let observed = crate::wait::observe_health(target, &options.parent, members).await;
+        let observed =
+            crate::wait::observe_health(target, &options.parent, members, &options.health_rules)
+                .await;
         let timed_out = std::time::Instant::now() >= deadline;
         match observed {
             Ok((AggregateHealth::Healthy, _)) => return None,

@@ -7,7 +7,8 @@
 use std::time::{Duration, Instant};
 
 use crate::applyset::ApplySetParent;
-use crate::health::{AggregateHealth, ObjectHealth, aggregate, object_health};
+use crate::health::{AggregateHealth, ObjectHealth, aggregate, object_health_with};
+use crate::health_rules::HealthRules;
 use crate::live;
 use crate::object::ObjectRef;
 use crate::target::{Target, TargetError};
@@ -38,11 +39,12 @@ impl HealthReport {
     }
 }
 
-/// Reads every member once and judges the set.
+/// Reads every member once and judges the set (custom `rules` first).
 pub async fn observe_health(
     target: &Target,
     parent: &ApplySetParent,
     members: &[ObjectRef],
+    rules: &HealthRules,
 ) -> Result<(AggregateHealth, Vec<(ObjectRef, ObjectHealth)>), TargetError> {
     let live = live::list_members(target, &parent.id(), members).await?;
     let objects: Vec<(ObjectRef, ObjectHealth)> = members
@@ -51,7 +53,7 @@ pub async fn observe_health(
             let health = live
                 .get(&reference.key())
                 .as_ref()
-                .map(object_health)
+                .map(|object| object_health_with(object, rules))
                 .unwrap_or_else(ObjectHealth::not_found);
             (reference.clone(), health)
         })
@@ -67,12 +69,13 @@ pub async fn wait_for_health(
     target: &Target,
     parent: &ApplySetParent,
     members: &[ObjectRef],
+    rules: &HealthRules,
     timeout: Duration,
 ) -> Result<HealthReport, TargetError> {
     let started = Instant::now();
     let deadline = started + timeout;
     loop {
-        let observed = observe_health(target, parent, members).await;
+        let observed = observe_health(target, parent, members, rules).await;
         let now = Instant::now();
         match observed {
             Ok((overall, objects)) => {

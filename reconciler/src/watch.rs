@@ -27,7 +27,8 @@ use tokio::task::JoinHandle;
 
 use crate::apply;
 use crate::fingerprint::fingerprint;
-use crate::health::{HealthStatus, ObjectHealth, object_health};
+use crate::health::{HealthStatus, ObjectHealth, object_health_with};
+use crate::health_rules::HealthRules;
 use crate::inventory_store::StoredInventory;
 use crate::live::{self, LiveMembers, LiveObject};
 use crate::object::{DesiredObject, ObjectKey, ObjectRef};
@@ -101,11 +102,11 @@ struct Seen {
 impl Seen {
     /// `None` for an object whose identity cannot be read (it cannot be
     /// one of ours).
-    fn read(object: impl serde::Serialize, kind: &ObjectRef) -> Option<Seen> {
+    fn read(object: impl serde::Serialize, kind: &ObjectRef, rules: &HealthRules) -> Option<Seen> {
         let value = live::typed_value(object, kind);
         Some(Seen {
             version: resource_version(&value),
-            health: object_health(&value),
+            health: object_health_with(&value, rules),
             object: LiveObject::new(&value)?,
         })
     }
@@ -249,12 +250,13 @@ impl DriftWatcher {
                 .page_size(WATCH_PAGE_SIZE);
             let sender = self.sender.clone();
             let kind = reference;
+            let rules = self.options.health_rules.clone();
             self.tasks.push(tokio::spawn(async move {
                 let stream = watcher::watcher(api, config).default_backoff();
                 futures::pin_mut!(stream);
                 while let Some(item) = stream.next().await {
                     let item = match item {
-                        Ok(event) => match compacted(event, &kind) {
+                        Ok(event) => match compacted(event, &kind, &rules) {
                             Some(event) => Ok(event),
                             None => continue,
                         },
@@ -610,7 +612,8 @@ impl DriftWatcher {
                     entry.fingerprint = Some(applied.fingerprint);
                     self.stored.inventory.record(entry);
                 }
-                if let Some(seen) = Seen::read(applied.live, &reference) {
+                if let Some(seen) = Seen::read(applied.live, &reference, &self.options.health_rules)
+                {
                     self.store(seen);
                 }
                 self.corrections += 1;
@@ -628,13 +631,17 @@ impl DriftWatcher {
 }
 
 /// A watch event with its object kept compact (see [`Seen::read`]).
-fn compacted(event: Event<DynamicObject>, kind: &ObjectRef) -> Option<Event<Seen>> {
+fn compacted(
+    event: Event<DynamicObject>,
+    kind: &ObjectRef,
+    rules: &HealthRules,
+) -> Option<Event<Seen>> {
     Some(match event {
         Event::Init => Event::Init,
         Event::InitDone => Event::InitDone,
-        Event::InitApply(object) => Event::InitApply(Seen::read(object, kind)?),
-        Event::Apply(object) => Event::Apply(Seen::read(object, kind)?),
-        Event::Delete(object) => Event::Delete(Seen::read(object, kind)?),
+        Event::InitApply(object) => Event::InitApply(Seen::read(object, kind, rules)?),
+        Event::Apply(object) => Event::Apply(Seen::read(object, kind, rules)?),
+        Event::Delete(object) => Event::Delete(Seen::read(object, kind, rules)?),
     })
 }
 

@@ -171,6 +171,10 @@ pub struct RunArgs {
     /// request when nothing changed); the watches heal at once anyway.
     #[arg(long, env = "RUDDER_RESYNC", value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
     pub resync: Duration,
+    /// YAML file with custom health rules in CEL: `health: [{apiVersion,
+    /// kind, current, inProgress, failed}]` (added to the apps file's).
+    #[arg(long, env = "RUDDER_HEALTH_RULES", value_name = "FILE")]
+    pub health_rules: Option<PathBuf>,
     /// Suspend every app: fetch and report, but neither sync, heal nor
     /// prune (as `rudder suspend` does for one app).
     #[arg(long, env = "RUDDER_SUSPEND")]
@@ -242,6 +246,9 @@ pub struct AppEntry {
 #[serde(deny_unknown_fields)]
 pub struct AppsFile {
     pub apps: Vec<AppEntry>,
+    /// Custom health rules (CEL) for every app.
+    #[serde(default)]
+    pub health: Vec<rudder_reconciler::health_rules::HealthRuleSpec>,
 }
 
 /// An app ready to run: its path templated for this cluster, its ApplySet

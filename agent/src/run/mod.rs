@@ -45,6 +45,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => None,
     };
+    let health_rules = crate::cluster_args::compile_health_rules(
+        args.health_rules.as_deref(),
+        apps_file
+            .as_ref()
+            .map(|f| f.health.clone())
+            .unwrap_or_default(),
+    )?;
     let specs = config::app_specs(&args, apps_file).map_err(anyhow::Error::msg)?;
     let guards = prune_guards(false, args.max_prune_share, args.allow_empty_prune)?;
     let webhook_secret = match &args.webhook_secret_file {
@@ -162,7 +169,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (snapshot_tx, snapshot_rx) = watch::channel(None);
     let mut tasks = Vec::new();
     for spec in specs {
-        let options = sync_options(&args, &spec, &guards, &parent_namespace, &default_namespace);
+        let mut options =
+            sync_options(&args, &spec, &guards, &parent_namespace, &default_namespace);
+        options.health_rules = health_rules.clone();
         let events = app_loop_events(&target, &identity, &parent_namespace, &spec);
         let (record_tx, record_rx) = watch::channel(None);
         tasks.push(tokio::spawn(parents::record(
