@@ -36,6 +36,16 @@ pub const RECONCILE_HANDLED_AT: &str = "rudder.io/reconcile-handled-at";
 /// agent neither syncs, heals nor prunes the app meanwhile.
 pub const SUSPEND: &str = "rudder.io/suspend";
 
+/// Written by the agent: which agent runs the app (its `--lease-name`), so
+/// an agent knows the parents of apps that left its apps file.
+pub const AGENT: &str = "rudder.io/agent";
+/// Written by the agent: what happens to the app's objects when the app
+/// leaves the apps file: `orphan` (they stay; the default) or `delete`.
+pub const DELETION_POLICY: &str = "rudder.io/deletion-policy";
+/// Written by the agent: the app's `dependsOn`, comma-separated, so a
+/// removed app is deleted after the removed apps that depended on it.
+pub const DEPENDS_ON: &str = "rudder.io/depends-on";
+
 /// Whether a parent's annotations suspend its app.
 pub fn suspended(annotations: &BTreeMap<String, String>) -> bool {
     annotations.get(SUSPEND).is_some_and(|v| v == "true")

@@ -338,6 +338,7 @@ fn path_app(template: &str, args: &VetArgs) -> AppEntry {
         vars_from: Vec::new(),
         target_namespace: None,
         depends_on: Vec::new(),
+        deletion_policy: Default::default(),
     }
 }
 

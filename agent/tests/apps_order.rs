@@ -598,3 +598,110 @@ health:
         assert!(pair[0].received < pair[1].received, "{:#?}", order);
     }
 }
+
+/// Apps that leave the apps file: `keep` (the default, orphan) leaves its
+/// objects and loses its parent; `db` and `api` (deletionPolicy delete,
+/// api dependsOn db) are pruned, api's objects before db's.
+#[tokio::test(flavor = "multi_thread")]
+async fn apps_removed_from_the_file_are_orphaned_or_deleted_after_their_dependents() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cluster, audit) = audited_cluster("removal", dir.path()).await;
+    let repo = FleetRepo::new();
+    repo.write(
+        "apps/stays/kustomization.yaml",
+        "resources: [namespace.yaml]\n",
+    );
+    repo.write(
+        "apps/stays/namespace.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+    );
+    for name in ["keep", "db", "api"] {
+        repo.write(
+            &format!("apps/{name}/kustomization.yaml"),
+            "resources: [cm.yaml]\n",
+        );
+        repo.write(&format!("apps/{name}/cm.yaml"), &config_map(name, "0", "1"));
+    }
+    let first = repo.commit("four apps");
+    let daemon = GitDaemon::start(&repo);
+    let apps = dir.path().join("apps.yaml");
+    std::fs::write(
+        &apps,
+        "apps:\n- {name: stays, path: apps/stays}\n- {name: keep, path: apps/keep, dependsOn: [stays]}\n- {name: db, path: apps/db, deletionPolicy: delete, dependsOn: [stays]}\n- {name: api, path: apps/api, deletionPolicy: delete, dependsOn: [db]}\n",
+    )
+    .unwrap();
+    let args = apps_args(&daemon, &cluster, dir.path(), &apps);
+    let mut agent = AgentProcess::start(RUDDER, "agent-removal", &args, dir.path());
+    agent
+        .wait_for("all four synced", LONG, |s| {
+            ["stays", "keep", "db", "api"].iter().all(|n| {
+                let a = by_name(s, n);
+                a["applied_revision"] == first.as_str() && a["sync"] == "Synced"
+            })
+        })
+        .await;
+    // The parents carry the policies before the apps leave.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(cluster.client(), "rudder-system");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let parent = secrets.get("api").await.unwrap();
+        let annotations = parent.metadata.annotations.unwrap_or_default();
+        if annotations
+            .get("rudder.io/deletion-policy")
+            .map(String::as_str)
+            == Some("delete")
+        {
+            assert_eq!(annotations["rudder.io/depends-on"], "db");
+            assert_eq!(annotations["rudder.io/agent"], "rudder-leader");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no policy on the parent: {annotations:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    agent.terminate(Duration::from_secs(30));
+
+    std::fs::write(&apps, "apps:\n- {name: stays, path: apps/stays}\n").unwrap();
+    let offset = audit.offset();
+    let agent = AgentProcess::start(RUDDER, "agent-removal-2", &args, dir.path());
+    agent
+        .wait_for("the remaining app synced", LONG, |s| {
+            s["apps"].as_array().is_some_and(|a| a.len() == 1)
+                && by_name(s, "stays")["sync"] == "Synced"
+        })
+        .await;
+    assert_eq!(
+        data(&cluster, "keep", "generation").await.as_deref(),
+        Some("1")
+    );
+    assert_eq!(data(&cluster, "db", "generation").await, None);
+    assert_eq!(data(&cluster, "api", "generation").await, None);
+    for name in ["keep", "db", "api"] {
+        assert!(
+            secrets.get_opt(name).await.unwrap().is_none(),
+            "the parent of {name} stayed"
+        );
+    }
+    assert!(secrets.get_opt("stays").await.unwrap().is_some());
+    let writes = audit.writes(offset, "rudder");
+    let deleted = |name: &str| {
+        writes
+            .iter()
+            .find(|w| {
+                w.verb == "delete" && w.resource == "configmaps" && w.name.as_deref() == Some(name)
+            })
+            .unwrap_or_else(|| panic!("{name} was not deleted: {writes:#?}"))
+            .received
+            .clone()
+    };
+    assert!(deleted("api") < deleted("db"));
+    assert!(
+        !writes.iter().any(|w| w.verb == "delete"
+            && w.name.as_deref() == Some("keep")
+            && w.resource == "configmaps"),
+        "an orphaned app's object was deleted"
+    );
+}

@@ -237,6 +237,30 @@ pub struct AppEntry {
     /// syncs it.
     #[serde(default, rename = "dependsOn")]
     pub depends_on: Vec<String>,
+    /// What happens to the app's objects once it leaves the apps file.
+    #[serde(default, rename = "deletionPolicy")]
+    pub deletion_policy: DeletionPolicy,
+}
+
+/// What happens to an app's objects when the app leaves the apps file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeletionPolicy {
+    /// The objects stay; only the ApplySet parent goes.
+    #[default]
+    Orphan,
+    /// The objects are pruned (in reverse wave and stage order), then the
+    /// parent goes.
+    Delete,
+}
+
+impl DeletionPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionPolicy::Orphan => "orphan",
+            DeletionPolicy::Delete => "delete",
+        }
+    }
 }
 
 /// The apps file. Later versions add top-level keys (ordering, waves,
@@ -265,6 +289,7 @@ pub struct AppSpec {
     pub target_namespace: Option<String>,
     /// Apps synced and healthy at a revision before this one syncs it.
     pub depends_on: Vec<String>,
+    pub deletion_policy: DeletionPolicy,
     pub field_manager: String,
 }
 
@@ -429,6 +454,7 @@ pub fn app_specs(args: &RunArgs, apps_file: Option<AppsFile>) -> Result<Vec<AppS
                 vars_from: Vec::new(),
                 target_namespace: None,
                 depends_on: Vec::new(),
+                deletion_policy: DeletionPolicy::Orphan,
             }]
         }
         (None, None) => return Err("give --path TEMPLATE or --apps FILE".into()),
@@ -467,6 +493,7 @@ pub fn region_apps(
                 vars_from: entry.vars_from,
                 target_namespace: entry.target_namespace,
                 depends_on: entry.depends_on,
+                deletion_policy: entry.deletion_policy,
             })
         })
         .collect()

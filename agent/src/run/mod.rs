@@ -25,6 +25,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::cluster_args::{connect, prune_guards};
 use crate::leader::{Elector, default_identity};
+use crate::parent_record;
 use crate::server::{self, ServerState, metrics::Metrics};
 use crate::source::{Auth, GitSource, SourceSpec};
 use crate::status::{AppStatus, Board, LeaderStatus, SourceStatus, Status};
@@ -166,6 +167,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .await?
         .with_context(|| format!("opening the Git cache in {}", args.cache_dir.display()))?;
 
+    // Apps that left the apps file: orphaned or deleted as their parents
+    // say, before the apps that remain start (only the leader writes).
+    let names: Vec<String> = specs.iter().map(|s| s.name.clone()).collect();
+    parents::remove_departed_apps(
+        &target,
+        &parent_namespace,
+        &args.lease_name,
+        &names,
+        args.concurrency.max(1),
+    )
+    .await;
+
     let (snapshot_tx, snapshot_rx) = watch::channel(None);
     let mut tasks = Vec::new();
     for spec in specs {
@@ -174,9 +187,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         options.health_rules = health_rules.clone();
         let events = app_loop_events(&target, &identity, &parent_namespace, &spec);
         let (record_tx, record_rx) = watch::channel(None);
+        let fixed = BTreeMap::from([
+            (parent_record::AGENT, Some(args.lease_name.clone())),
+            (
+                parent_record::DELETION_POLICY,
+                Some(spec.deletion_policy.as_str().to_string()),
+            ),
+            (
+                parent_record::DEPENDS_ON,
+                Some(spec.depends_on.join(",")).filter(|d| !d.is_empty()),
+            ),
+        ]);
         tasks.push(tokio::spawn(parents::record(
             target.clone(),
             options.parent.clone(),
+            fixed,
             record_rx,
             shutdown_rx.clone(),
         )));

@@ -33,9 +33,13 @@ const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Writes the newest record of one app whenever its outcome differs from
 /// the last one written; records that arrive during a write coalesce.
+/// `fixed` holds the annotations that describe the app rather than its
+/// outcome (agent, deletion policy, dependencies), written with every
+/// record.
 pub async fn record(
     target: Target,
     parent: ApplySetParent,
+    fixed: BTreeMap<&'static str, Option<String>>,
     mut records: watch::Receiver<Option<AppRecord>>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -46,7 +50,7 @@ pub async fn record(
         if let Some(record) = latest
             && written.as_ref() != Some(&record.outcome())
         {
-            match write(&target, &parent, &record).await {
+            match write(&target, &parent, &record, &fixed).await {
                 Ok(()) => {
                     written = Some(record.outcome());
                     backoff = RETRY_FIRST;
@@ -76,8 +80,10 @@ async fn write(
     target: &Target,
     parent: &ApplySetParent,
     record: &AppRecord,
+    fixed: &BTreeMap<&'static str, Option<String>>,
 ) -> Result<(), inventory_store::InventoryStoreError> {
-    let annotations = record.annotations();
+    let mut annotations = record.annotations();
+    annotations.extend(fixed.iter().map(|(k, v)| (*k, v.clone())));
     if inventory_store::annotate(target, parent, RECORD_FIELD_MANAGER, &annotations).await? {
         return Ok(());
     }
@@ -187,5 +193,144 @@ fn set_suspended(app: &str, state: &watch::Sender<Option<bool>>, suspended: bool
     });
     if changed {
         tracing::info!(%app, suspended, "suspension read from the ApplySet parent (rudder.io/suspend)");
+    }
+}
+
+/// An app that left the apps file, as its parent recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DepartedApp {
+    pub name: String,
+    /// `delete`: prune its objects; anything else: orphan them.
+    pub delete: bool,
+    pub depends_on: Vec<String>,
+}
+
+/// The order to remove departed apps in: an app only after every departed
+/// app that depends on it (the reverse of the order they were synced in).
+pub fn removal_order(mut apps: Vec<DepartedApp>) -> Vec<DepartedApp> {
+    apps.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut ordered = Vec::with_capacity(apps.len());
+    while !apps.is_empty() {
+        let next = apps
+            .iter()
+            .position(|app| {
+                !apps
+                    .iter()
+                    .any(|other| other.depends_on.contains(&app.name))
+            })
+            // A cycle (the file that made it was refused, so only by hand):
+            // take them in name order.
+            .unwrap_or(0);
+        ordered.push(apps.remove(next));
+    }
+    ordered
+}
+
+/// Removes the apps this agent (`agent`, its `--lease-name`) ran that are
+/// no longer among `current`: with deletion policy `delete`, their objects
+/// are pruned first (reverse wave and stage order, ignoring the share cap
+/// the policy itself allows, never when a member cannot be read); then the
+/// parent goes. Failures are logged and tried again at the next start.
+pub async fn remove_departed_apps(
+    target: &Target,
+    namespace: &str,
+    agent: &str,
+    current: &[String],
+    concurrency: usize,
+) {
+    let api: kube::Api<Secret> = kube::Api::namespaced(target.client(), namespace);
+    let parents = match api
+        .list(&kube::api::ListParams::default().labels(ID_LABEL))
+        .await
+    {
+        Ok(list) => list.items,
+        Err(error) => {
+            tracing::warn!(%namespace, %error, "could not list the ApplySet parents to find apps that left the apps file; trying at the next start");
+            return;
+        }
+    };
+    let departed: Vec<DepartedApp> = parents
+        .into_iter()
+        .filter_map(|parent| {
+            let name = parent.metadata.name?;
+            let annotations = parent.metadata.annotations.unwrap_or_default();
+            (annotations.get(parent_record::AGENT).map(String::as_str) == Some(agent)
+                && !current.contains(&name))
+            .then(|| DepartedApp {
+                delete: annotations
+                    .get(parent_record::DELETION_POLICY)
+                    .is_some_and(|p| p == "delete"),
+                depends_on: annotations
+                    .get(parent_record::DEPENDS_ON)
+                    .map(|d| d.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default(),
+                name,
+            })
+        })
+        .collect();
+    for app in removal_order(departed) {
+        let parent = ApplySetParent::new(app.name.clone(), namespace);
+        if app.delete {
+            let mut options = rudder_reconciler::sync::SyncOptions::new(parent.clone());
+            options.plan.prune = true;
+            options.plan.allow_empty_render = true;
+            options.plan.allow_over_share = true;
+            options.plan.max_prune_share = 1.0;
+            options.concurrency = concurrency;
+            match rudder_reconciler::sync::sync(target, Ok(Vec::new()), &options).await {
+                Ok(report) if report.succeeded() => {
+                    tracing::info!(app = %app.name, pruned = report.summary.counts().pruned, "app left the apps file with deletionPolicy delete: its objects are pruned");
+                }
+                Ok(report) => {
+                    tracing::warn!(app = %app.name, summary = %report.summary.to_string().trim_end(), "app left the apps file: pruning its objects failed; its parent stays, tried again at the next start");
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(app = %app.name, %error, "app left the apps file: pruning its objects failed; its parent stays, tried again at the next start");
+                    continue;
+                }
+            }
+        } else {
+            tracing::info!(app = %app.name, "app left the apps file (deletionPolicy orphan): its objects stay, its ApplySet parent goes");
+        }
+        match api.delete(&app.name, &Default::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {}
+            Err(error) => {
+                tracing::warn!(app = %app.name, %error, "could not delete the ApplySet parent of an app that left the apps file")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn app(name: &str, depends_on: &[&str]) -> DepartedApp {
+        DepartedApp {
+            name: name.into(),
+            delete: true,
+            depends_on: depends_on.iter().map(|d| d.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn dependents_are_removed_before_what_they_depend_on() {
+        let order: Vec<String> = removal_order(vec![
+            app("crds", &[]),
+            app("workloads", &["platform"]),
+            app("platform", &["crds"]),
+            app("other", &[]),
+        ])
+        .into_iter()
+        .map(|a| a.name)
+        .collect();
+        let at = |n: &str| order.iter().position(|o| o == n).unwrap();
+        assert!(
+            at("workloads") < at("platform") && at("platform") < at("crds"),
+            "{order:?}"
+        );
+        assert_eq!(order.len(), 4);
     }
 }
