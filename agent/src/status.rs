@@ -60,6 +60,10 @@ pub enum ErrorCode {
     /// unreadable.
     #[serde(rename = "RUD2008")]
     RenderVarsFrom,
+    /// The app's entry in the apps file is invalid (unknown field, bad
+    /// name, `dependsOn` on an unknown or invalid app, a cycle).
+    #[serde(rename = "RUD2009")]
+    ConfigInvalid,
     /// The cluster could not be reached (or failed) during a sync.
     #[serde(rename = "RUD3001")]
     ClusterUnreachable,
@@ -111,6 +115,7 @@ impl ErrorCode {
             ErrorCode::RenderTransform => "RUD2006",
             ErrorCode::RenderVariable => "RUD2007",
             ErrorCode::RenderVarsFrom => "RUD2008",
+            ErrorCode::ConfigInvalid => "RUD2009",
             ErrorCode::ClusterUnreachable => "RUD3001",
             ErrorCode::ClusterForbidden => "RUD3002",
             ErrorCode::ObjectInvalid => "RUD3003",

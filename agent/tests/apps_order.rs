@@ -336,7 +336,7 @@ async fn an_app_waits_for_the_apps_it_depends_on_and_is_healed_meanwhile() {
     .unwrap();
     let args = apps_args(&daemon, &cluster, dir.path(), &apps);
     let offset = audit.offset();
-    let agent = AgentProcess::start(RUDDER, "agent-depends", &args, dir.path());
+    let mut agent = AgentProcess::start(RUDDER, "agent-depends", &args, dir.path());
     agent
         .wait_for("both synced", LONG, |s| {
             ["workloads", "platform"].iter().all(|n| {
@@ -417,30 +417,42 @@ async fn an_app_waits_for_the_apps_it_depends_on_and_is_healed_meanwhile() {
         .unwrap();
     assert!(healthy_operator.received < released.received);
 
-    // An unknown dependency is a start-up error naming file, line and app.
+    // A bad entry in the apps file (a misspelt dependency, an unknown
+    // field) fails that app, named with file and line in /status, while the
+    // agent runs the valid ones.
+    agent.terminate(Duration::from_secs(30));
     let bad = dir.path().join("bad.yaml");
     std::fs::write(
         &bad,
-        "apps:\n- name: workloads\n  path: apps/workloads\n  dependsOn: [platfrom]\n",
+        "apps:\n- name: platform\n  path: apps/platform\n- name: workloads\n  path: apps/workloads\n  dependsOn: [platfrom]\n- name: typo\n  path: apps/workloads\n  prun: true\n",
     )
     .unwrap();
-    let mut bad_args = args.clone();
-    let at = bad_args
-        .iter()
-        .position(|a| *a == apps.display().to_string())
-        .unwrap();
-    bad_args[at] = bad.display().to_string();
-    let out = Command::new(RUDDER)
-        .arg("run")
-        .args(&bad_args)
-        .args(["--listen", "127.0.0.1:0"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let bad_args = apps_args(&daemon, &cluster, dir.path(), &bad);
+    let agent = AgentProcess::start(RUDDER, "agent-bad-file", &bad_args, dir.path());
+    let status = agent
+        .wait_for("the valid app synced, the others failed", LONG, |s| {
+            by_name(s, "platform")["sync"] == "Synced"
+                && by_name(s, "workloads")["sync"] == "Failed"
+                && by_name(s, "typo")["sync"] == "Failed"
+        })
+        .await;
+    let error = &by_name(&status, "workloads")["error"];
+    assert_eq!(error["code"], "RUD2009", "{status:#}");
+    assert_eq!(error["line"], 4);
     assert!(
-        stderr.contains("bad.yaml:2: app `workloads`: dependsOn `platfrom`"),
-        "{stderr}"
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("bad.yaml:4: app `workloads`: dependsOn `platfrom`, which is not an app"),
+        "{status:#}"
+    );
+    let typo = &by_name(&status, "typo")["error"];
+    assert!(
+        typo["message"]
+            .as_str()
+            .unwrap()
+            .contains("bad.yaml:7: app `typo`: unknown field `prun`"),
+        "{status:#}"
     );
 }
 

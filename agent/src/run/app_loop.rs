@@ -570,6 +570,14 @@ impl AppWorker {
             a.pending_revision = None;
             a.waiting_for = None;
             if synced {
+                // Health is judged again right after (refresh_health); until
+                // then it is not known for this apply, so an app waiting on
+                // this one never passes on the health of the last revision.
+                if a.applied_revision.as_deref() != Some(snapshot.revision.as_str())
+                    || report.counts.changed()
+                {
+                    a.health_observed_at = None;
+                }
                 a.applied_revision = Some(snapshot.revision.clone());
                 a.last_success = Some(at.clone());
             }

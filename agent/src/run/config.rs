@@ -347,29 +347,111 @@ pub fn region_vars(
     Ok(out)
 }
 
-/// Reads an apps file's text; errors name the file (and line, from the
-/// YAML parser).
+/// Reads an apps file's text, refusing it if any app is invalid; errors
+/// name the file (and line). What `rudder vet` checks with.
 pub fn parse_apps_file(file: &str, text: &str) -> Result<AppsFile, String> {
-    let parsed: AppsFile = serde_saphyr::from_str(text).map_err(|e| format!("{file}: {e}"))?;
-    let mut seen = std::collections::BTreeSet::new();
-    for app in &parsed.apps {
-        if app.name.is_empty() || dns_label(&app.name) != app.name {
-            return Err(format!(
-                "{file}: app name `{}` must be a DNS label (lower-case letters, digits and `-`), as it names the app's ApplySet",
-                app.name
-            ));
-        }
-        if !seen.insert(app.name.as_str()) {
-            return Err(format!("{file}: app `{}` is listed twice", app.name));
-        }
+    let (parsed, invalid) = parse_apps_file_lenient(file, text)?;
+    match invalid.into_iter().next() {
+        Some(first) => Err(first.message),
+        None => Ok(parsed),
     }
-    if parsed.apps.is_empty() {
+}
+
+/// An app of the apps file that cannot run, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidApp {
+    pub name: String,
+    pub line: usize,
+    /// `FILE:LINE: app `NAME`: problem`.
+    pub message: String,
+}
+
+/// Reads an apps file's text, keeping the valid apps and setting the
+/// invalid ones aside (an unknown field, a bad name, a duplicate, a
+/// `dependsOn` on an unknown or invalid app, a cycle), so the agent runs
+/// the rest and reports these in `/status`. Only a file that does not
+/// parse as a whole (YAML, an unknown top-level key, no apps) is an error.
+pub fn parse_apps_file_lenient(
+    file: &str,
+    text: &str,
+) -> Result<(AppsFile, Vec<InvalidApp>), String> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Raw {
+        apps: Vec<serde_json::Value>,
+        #[serde(default)]
+        health: Vec<rudder_reconciler::health_rules::HealthRuleSpec>,
+    }
+    let raw: Raw = serde_saphyr::from_str(text).map_err(|e| format!("{file}: {e}"))?;
+    if raw.apps.is_empty() {
         return Err(format!("{file}: `apps` is empty: list at least one app"));
     }
-    check_dependencies(&parsed.apps).map_err(|(app, problem)| {
-        format!("{file}:{}: app `{app}`: {problem}", line_of_app(text, &app))
-    })?;
-    Ok(parsed)
+    let mut valid: Vec<AppEntry> = Vec::new();
+    let mut invalid: Vec<InvalidApp> = Vec::new();
+    let invalid_app = |name: &str, problem: &str| {
+        let line = line_of_app(text, name);
+        InvalidApp {
+            name: name.to_string(),
+            line,
+            message: format!("{file}:{line}: app `{name}`: {problem}"),
+        }
+    };
+    for (index, item) in raw.apps.into_iter().enumerate() {
+        let name = item
+            .get("name")
+            .and_then(serde_json::Value::as_str)
+            .map_or_else(|| format!("#{}", index + 1), str::to_owned);
+        match serde_json::from_value::<AppEntry>(item) {
+            Err(e) => invalid.push(invalid_app(&name, &e.to_string())),
+            Ok(app) if app.name.is_empty() || dns_label(&app.name) != app.name => {
+                invalid.push(invalid_app(&name, &format!(
+                    "app name `{}` must be a DNS label (lower-case letters, digits and `-`), as it names the app's ApplySet",
+                    app.name
+                )));
+            }
+            Ok(app) if valid.iter().any(|v| v.name == app.name) => {
+                invalid.push(invalid_app(&name, "listed twice"));
+            }
+            Ok(app) => valid.push(app),
+        }
+    }
+    // Apps that depend on an invalid app cannot run either; then unknown
+    // names and cycles, one app at a time, until what is left holds.
+    loop {
+        let blocked = valid.iter().position(|app| {
+            app.depends_on
+                .iter()
+                .any(|d| invalid.iter().any(|i| &i.name == d))
+        });
+        if let Some(at) = blocked {
+            let app = valid.remove(at);
+            let dependency = app
+                .depends_on
+                .iter()
+                .find(|d| invalid.iter().any(|i| &i.name == *d))
+                .cloned()
+                .unwrap_or_default();
+            invalid.push(invalid_app(
+                &app.name,
+                &format!("dependsOn `{dependency}`, which is invalid (see its error)"),
+            ));
+            continue;
+        }
+        match check_dependencies(&valid) {
+            Ok(()) => break,
+            Err((name, problem)) => {
+                valid.retain(|a| a.name != name);
+                invalid.push(invalid_app(&name, &problem));
+            }
+        }
+    }
+    Ok((
+        AppsFile {
+            apps: valid,
+            health: raw.health,
+        },
+        invalid,
+    ))
 }
 
 /// Every `dependsOn` names an app of the file, and no app depends on
@@ -678,6 +760,32 @@ mod tests {
         let own = parse_apps_file("apps.yaml", "apps:\n- {name: a, path: p, dependsOn: [a]}\n")
             .unwrap_err();
         assert!(own.contains("a -> a"), "{own}");
+    }
+
+    #[test]
+    fn invalid_apps_are_set_aside_and_the_valid_ones_kept() {
+        let text = "apps:\n- name: good\n  path: g\n- name: typo\n  path: t\n  prun: true\n- name: after-typo\n  path: a\n  dependsOn: [typo]\n- name: lost\n  path: l\n  dependsOn: [nowhere]\n";
+        let (parsed, invalid) = parse_apps_file_lenient("apps.yaml", text).unwrap();
+        let names: Vec<&str> = parsed.apps.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, ["good"]);
+        let messages: Vec<&str> = invalid.iter().map(|i| i.message.as_str()).collect();
+        assert!(
+            messages[0].starts_with("apps.yaml:4: app `typo`: unknown field `prun`"),
+            "{messages:?}"
+        );
+        assert!(
+            messages.iter().any(|m| m
+                .starts_with("apps.yaml:7: app `after-typo`: dependsOn `typo`, which is invalid")),
+            "{messages:?}"
+        );
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("apps.yaml:10: app `lost`: dependsOn `nowhere`")),
+            "{messages:?}"
+        );
+        // The strict reading (rudder vet) refuses the file with the first.
+        assert_eq!(parse_apps_file("apps.yaml", text).unwrap_err(), messages[0]);
     }
 
     #[test]

@@ -35,16 +35,19 @@ use config::{AppSpec, RunArgs};
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let apps_file = match &args.apps {
+    let (apps_file, invalid_apps) = match &args.apps {
         Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading the apps file {}", path.display()))?;
-            Some(
-                config::parse_apps_file(&path.display().to_string(), &text)
-                    .map_err(anyhow::Error::msg)?,
-            )
+            let (parsed, invalid) =
+                config::parse_apps_file_lenient(&path.display().to_string(), &text)
+                    .map_err(anyhow::Error::msg)?;
+            for app in &invalid {
+                tracing::error!(app = %app.name, error = %app.message, "app not run: its entry in the apps file is invalid");
+            }
+            (Some(parsed), invalid)
         }
-        None => None,
+        None => (None, Vec::new()),
     };
     let health_rules = crate::cluster_args::compile_health_rules(
         args.health_rules.as_deref(),
@@ -86,11 +89,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         apps: specs
             .iter()
             .map(|s| AppStatus::new(&s.name, &s.path, &s.name, &s.field_manager))
+            .chain(
+                invalid_apps
+                    .iter()
+                    .map(|app| invalid_app_status(&args, app)),
+            )
             .collect(),
     });
     let metrics = Arc::new(Metrics::new(&args.cluster, &args.region));
     for spec in &specs {
         metrics.register_app(&spec.name);
+    }
+    for app in &invalid_apps {
+        metrics.register_app(&app.name);
+        metrics.set_info(&app.name, "", "Failed", "Unknown");
     }
 
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
@@ -275,6 +287,20 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         .sum();
     println!("stopped; {corrections} drift corrections");
     Ok(exit)
+}
+
+/// The `/status` record of an app the apps file describes wrongly: Failed
+/// with the problem, never run.
+fn invalid_app_status(args: &RunArgs, app: &config::InvalidApp) -> AppStatus {
+    let mut status = AppStatus::new(&app.name, "", &app.name, "");
+    status.sync = crate::status::SyncState::Failed;
+    status.error = Some(crate::status::ErrorStatus {
+        code: crate::status::ErrorCode::ConfigInvalid,
+        message: app.message.clone(),
+        file: args.apps.as_ref().map(|p| p.display().to_string()),
+        line: Some(app.line as u64),
+    });
+    status
 }
 
 fn app_loop_events(
