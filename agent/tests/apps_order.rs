@@ -275,6 +275,35 @@ async fn waves_apply_in_order_a_degraded_wave_stops_the_sync_and_suspend_holds_e
         Some("3")
     );
 
+    // The agent's own Namespace annotated suspends every app; removing
+    // the annotation resumes them.
+    let namespaces: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(cluster.client());
+    let annotate = |value: Value| {
+        let namespaces = namespaces.clone();
+        async move {
+            namespaces
+                .patch(
+                    "rudder-system",
+                    &PatchParams::default(),
+                    &Patch::Merge(serde_json::json!({"metadata": {"annotations": {"rudder.io/suspend": value}}})),
+                )
+                .await
+                .expect("annotating the agent's Namespace");
+        }
+    };
+    annotate(Value::from("true")).await;
+    agent
+        .wait_for("suspended by its Namespace", LONG, |s| {
+            app(s)["sync"] == "Suspended"
+        })
+        .await;
+    annotate(Value::Null).await;
+    agent
+        .wait_for("resumed with its Namespace", LONG, |s| {
+            app(s)["sync"] == "Synced"
+        })
+        .await;
+
     // --suspend holds every app of an agent from its start.
     agent.terminate(Duration::from_secs(30));
     let mut suspended_args = args.clone();

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures::StreamExt as _;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Namespace, Secret};
 use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher;
 use rudder_reconciler::applyset::{ApplySetParent, ID_LABEL};
@@ -103,7 +103,9 @@ pub struct ParentSignals {
 /// Watches the ApplySet parents in `namespace`: for an app whose parent
 /// carries a reconcile request it has not handled (and that this watch has
 /// not passed on yet), asks the source for a fetch and then the app for a
-/// sync; and passes each app's suspension on.
+/// sync; and passes each app's suspension on: its parent's
+/// `rudder.io/suspend`, or the same annotation on the Namespace `namespace`
+/// itself, which suspends every app of the agent.
 pub async fn watch_parents(
     target: Target,
     namespace: String,
@@ -112,16 +114,43 @@ pub async fn watch_parents(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let api: kube::Api<Secret> = kube::Api::namespaced(target.client(), &namespace);
-    let config = watcher::Config::default().labels(ID_LABEL);
-    let stream = watcher(api, config).default_backoff();
-    tokio::pin!(stream);
+    let parents = watcher(api, watcher::Config::default().labels(ID_LABEL)).default_backoff();
+    tokio::pin!(parents);
+    let namespaces: kube::Api<Namespace> = kube::Api::all(target.client());
+    let own = watcher(
+        namespaces,
+        watcher::Config::default().fields(&format!("metadata.name={namespace}")),
+    )
+    .default_backoff();
+    tokio::pin!(own);
     let mut passed_on: BTreeMap<String, String> = BTreeMap::new();
     // The apps whose parent the current listing has shown.
     let mut listed: std::collections::BTreeSet<String> = Default::default();
+    let mut suspension = Suspension::default();
     let mut failing = false;
     loop {
         let event = tokio::select! {
-            event = stream.next() => event,
+            event = parents.next() => event,
+            event = own.next() => {
+                match event {
+                    Some(Ok(watcher::Event::Apply(ns) | watcher::Event::InitApply(ns))) => {
+                        let annotations = ns.metadata.annotations.unwrap_or_default();
+                        suspension.agent = Some(parent_record::suspended(&annotations));
+                    }
+                    Some(Ok(watcher::Event::InitDone)) if suspension.agent.is_none() => {
+                        suspension.agent = Some(false);
+                    }
+                    Some(Ok(_)) | None => {}
+                    Some(Err(error)) => {
+                        if suspension.agent.is_none() {
+                            tracing::warn!(%namespace, %error, "cannot watch this agent's Namespace for rudder.io/suspend (grant list and watch on it); going on as not suspended");
+                            suspension.agent = Some(false);
+                        }
+                    }
+                }
+                suspension.publish(&apps);
+                continue;
+            }
             _ = shutdown.changed() => return,
         };
         let Some(event) = event else { return };
@@ -133,20 +162,18 @@ pub async fn watch_parents(
             }
             Ok(watcher::Event::InitDone) => {
                 // Apps without a parent yet are not suspended.
-                for (name, app) in &apps {
+                for name in apps.keys() {
                     if !listed.contains(name) {
-                        set_suspended(name, &app.suspended, false);
+                        suspension.apps.insert(name.clone(), false);
                     }
                 }
+                suspension.publish(&apps);
                 continue;
             }
             Ok(watcher::Event::Delete(secret)) => {
-                if let Some(app) = secret.metadata.name.as_ref().and_then(|n| apps.get(n)) {
-                    set_suspended(
-                        secret.metadata.name.as_deref().unwrap_or_default(),
-                        &app.suspended,
-                        false,
-                    );
+                if let Some(name) = secret.metadata.name.filter(|n| apps.contains_key(n)) {
+                    suspension.apps.insert(name, false);
+                    suspension.publish(&apps);
                 }
                 continue;
             }
@@ -165,7 +192,10 @@ pub async fn watch_parents(
         let Some(app) = apps.get(name) else { continue };
         listed.insert(name.to_string());
         let annotations = secret.metadata.annotations.unwrap_or_default();
-        set_suspended(name, &app.suspended, parent_record::suspended(&annotations));
+        suspension
+            .apps
+            .insert(name.to_string(), parent_record::suspended(&annotations));
+        suspension.publish(&apps);
         let Some(requested) = parent_record::pending_reconcile(&annotations) else {
             continue;
         };
@@ -184,6 +214,26 @@ pub async fn watch_parents(
     }
 }
 
+/// What is known of the suspensions: the agent's (its Namespace's
+/// annotation) and each app's (its parent's); `None` until read.
+#[derive(Default)]
+struct Suspension {
+    agent: Option<bool>,
+    apps: BTreeMap<String, bool>,
+}
+
+impl Suspension {
+    /// Tells each app whose state is known whether it is suspended.
+    fn publish(&self, apps: &BTreeMap<String, ParentSignals>) {
+        let Some(agent) = self.agent else { return };
+        for (name, signals) in apps {
+            if let Some(own) = self.apps.get(name) {
+                set_suspended(name, &signals.suspended, agent || *own);
+            }
+        }
+    }
+}
+
 /// Passes a suspension on when it changed, saying so in the log.
 fn set_suspended(app: &str, state: &watch::Sender<Option<bool>>, suspended: bool) {
     let changed = state.send_if_modified(|known| {
@@ -192,7 +242,7 @@ fn set_suspended(app: &str, state: &watch::Sender<Option<bool>>, suspended: bool
         changed
     });
     if changed {
-        tracing::info!(%app, suspended, "suspension read from the ApplySet parent (rudder.io/suspend)");
+        tracing::info!(%app, suspended, "suspension read (rudder.io/suspend on the ApplySet parent or on the agent's Namespace)");
     }
 }
 
