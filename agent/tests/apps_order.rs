@@ -578,9 +578,14 @@ health:
         .wait_for("workloads waiting on platform", LONG, |s| {
             let p = by_name(s, "platform");
             let w = by_name(s, "workloads");
+            // The dependent re-judges a moment after platform's record
+            // changes: wait for its reason to say so too.
             p["applied_revision"] == first.as_str()
                 && p["health"] == "Progressing"
                 && w["sync"] == "Waiting"
+                && w["waiting_for"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("platform: Synced and Progressing"))
         })
         .await;
     let reason = by_name(&status, "workloads")["waiting_for"].clone();
