@@ -212,6 +212,66 @@ async fn waves_apply_in_order_a_degraded_wave_stops_the_sync_and_suspend_holds_e
         Some("2")
     );
 
+    // Prune goes in reverse wave order: wave 1's object before wave -1's.
+    let offset = audit.offset();
+    repo.remove(&format!("{DIR}/early.yaml"));
+    repo.remove(&format!("{DIR}/late.yaml"));
+    repo.write(
+        &format!("{DIR}/kustomization.yaml"),
+        "resources: [namespace.yaml, web.yaml]\n",
+    );
+    let pruned = repo.commit("early and late leave Git");
+    agent
+        .wait_for("synced without early and late", LONG, |s| {
+            app(s)["applied_revision"] == pruned.as_str() && app(s)["sync"] == "Synced"
+        })
+        .await;
+    let writes = audit.writes(offset, "rudder");
+    let deleted = |name: &str| {
+        writes
+            .iter()
+            .find(|w| w.verb == "delete" && w.name.as_deref() == Some(name))
+            .unwrap_or_else(|| panic!("{name} was not pruned: {writes:#?}"))
+            .received
+            .clone()
+    };
+    assert!(deleted("late") < deleted("early"));
+    // A wave that is not an integer: nothing applied, and /status names the
+    // file and line as for a render error.
+    write_app(&repo, "5", &[]);
+    repo.write(
+        &format!("{DIR}/early.yaml"),
+        &config_map("early", "soon", "5"),
+    );
+    let bad_wave = repo.commit("a wave that is not an integer");
+    let status = agent
+        .wait_for("refused the bad wave", LONG, |s| {
+            app(s)["attempted_revision"] == bad_wave.as_str() && app(s)["sync"] == "Failed"
+        })
+        .await;
+    let error = &app(&status)["error"];
+    assert_eq!(error["file"], format!("{DIR}/early.yaml"), "{status:#}");
+    assert_eq!(error["line"], 6, "{status:#}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("`soon` is not an integer")
+    );
+    assert_eq!(
+        data(&cluster, "late", "generation").await,
+        None,
+        "something was applied"
+    );
+
+    write_app(&repo, "2", &[]);
+    let third = repo.commit("early and late back");
+    agent
+        .wait_for("synced with early and late again", LONG, |s| {
+            app(s)["applied_revision"] == third.as_str() && app(s)["sync"] == "Synced"
+        })
+        .await;
+
     // Suspended: a manual edit stays, a new commit is fetched and reported
     // but not applied.
     let out = rudder(&["suspend", "--name", APP, "--kubeconfig", &kubeconfig]);
@@ -483,6 +543,33 @@ async fn an_app_waits_for_the_apps_it_depends_on_and_is_healed_meanwhile() {
             .contains("bad.yaml:7: app `typo`: unknown field `prun`"),
         "{status:#}"
     );
+
+    // A health rule that does not compile: no app runs (each would be
+    // judged wrongly), each says why, and the agent keeps serving.
+    let mut agent = agent;
+    agent.terminate(Duration::from_secs(30));
+    std::fs::write(
+        &bad,
+        "apps:\n- name: platform\n  path: apps/platform\nhealth:\n- apiVersion: example.com/v1\n  kind: Widget\n  current: 'status.phase =='\n",
+    )
+    .unwrap();
+    let agent = AgentProcess::start(RUDDER, "agent-bad-rule", &bad_args, dir.path());
+    let status = agent
+        .wait_for("the app failed on the rule", LONG, |s| {
+            by_name(s, "platform")["sync"] == "Failed"
+        })
+        .await;
+    let message = by_name(&status, "platform")["error"]["message"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains(
+            "health rule for example.com/v1 Widget: `current: status.phase ==` does not compile"
+        ),
+        "{message}"
+    );
+    assert_eq!(by_name(&status, "platform")["error"]["code"], "RUD2009");
 }
 
 const WIDGET_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1

@@ -357,7 +357,8 @@ impl AppWorker {
             .app
             .sync(&snapshot.revision, rendered.rendered.objects, observe)
             .await;
-        self.record_report(&snapshot, &report, mode, files_read);
+        let location = wave_error_location(&snapshot, &reads, &report);
+        self.record_report(&snapshot, &report, mode, files_read, location);
         if report.result == SyncResult::Synced {
             progress.applied = Some((snapshot, reads));
             progress.applied_at = Some(SystemTime::now());
@@ -527,6 +528,7 @@ impl AppWorker {
         report: &AppReport,
         mode: RenderMode,
         files_read: usize,
+        location: Option<(String, u64)>,
     ) {
         let now = SystemTime::now();
         let at = rfc3339(now);
@@ -542,7 +544,12 @@ impl AppWorker {
             } else {
                 ErrorCode::of_failure(class)
             };
-            ErrorStatus::new(code, message)
+            let (file, line) = location.clone().unzip();
+            ErrorStatus {
+                file,
+                line,
+                ..ErrorStatus::new(code, message)
+            }
         });
         match &error {
             Some(e) => {
@@ -733,6 +740,33 @@ impl AppWorker {
             }
         }
     }
+}
+
+/// For a sync refused because a `rudder.io/wave` annotation is not an
+/// integer: the first line, in the files the render read, that writes the
+/// annotation with that value, so `/status` names the file and line as it
+/// does for a render error.
+fn wave_error_location(
+    snapshot: &Snapshot,
+    reads: &crate::source::ReadSet,
+    report: &AppReport,
+) -> Option<(String, u64)> {
+    use rudder_render::fs::FileTree as _;
+    let message = &report.error.as_ref()?.message;
+    let prefix = format!(
+        "annotation {}: `",
+        rudder_reconciler::stage::WAVE_ANNOTATION
+    );
+    let value = message.split_once(&prefix)?.1.split_once('`')?.0;
+    let tree = snapshot.tree().ok()?;
+    reads.paths().into_iter().find_map(|path| {
+        let text = String::from_utf8(tree.read(path).ok()?).ok()?;
+        text.lines()
+            .position(|line| {
+                line.contains(rudder_reconciler::stage::WAVE_ANNOTATION) && line.contains(value)
+            })
+            .map(|index| (path.to_string(), index as u64 + 1))
+    })
 }
 
 async fn sleep_until_opt(at: Option<tokio::time::Instant>) {

@@ -49,14 +49,30 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
         None => (None, Vec::new()),
     };
-    let health_rules = crate::cluster_args::compile_health_rules(
+    let rules = crate::cluster_args::compile_health_rules(
         args.health_rules.as_deref(),
         apps_file
             .as_ref()
             .map(|f| f.health.clone())
             .unwrap_or_default(),
-    )?;
-    let specs = config::app_specs(&args, apps_file).map_err(anyhow::Error::msg)?;
+    );
+    let mut specs = config::app_specs(&args, apps_file).map_err(anyhow::Error::msg)?;
+    // A health rule that does not compile would let every app be judged
+    // wrongly: none runs, each says why in /status, the agent keeps serving.
+    let mut invalid_apps = invalid_apps;
+    let health_rules = match rules {
+        Ok(rules) => rules,
+        Err(error) => {
+            let message = format!("{error:#}");
+            tracing::error!(error = %message, "no app runs: a health rule does not compile");
+            invalid_apps.extend(specs.drain(..).map(|spec| config::InvalidApp {
+                name: spec.name,
+                line: 0,
+                message: message.clone(),
+            }));
+            Arc::default()
+        }
+    };
     let guards = prune_guards(false, args.max_prune_share, args.allow_empty_prune)?;
     let webhook_secret = match &args.webhook_secret_file {
         Some(path) => {
@@ -298,7 +314,8 @@ fn invalid_app_status(args: &RunArgs, app: &config::InvalidApp) -> AppStatus {
         code: crate::status::ErrorCode::ConfigInvalid,
         message: app.message.clone(),
         file: args.apps.as_ref().map(|p| p.display().to_string()),
-        line: Some(app.line as u64),
+        // 0: the problem is not on the app's own line (a health rule).
+        line: (app.line > 0).then_some(app.line as u64),
     });
     status
 }
