@@ -756,6 +756,13 @@ where
 }
 
 fn assert_no_secret_leak(agent: &AgentProcess) {
+    // The shipped RBAC lets the agent watch its own Namespace (for
+    // rudder.io/suspend), which a Role alone cannot grant.
+    assert!(
+        !agent.log().contains("cannot watch this agent's Namespace"),
+        "the shipped RBAC does not let the agent watch its Namespace:\n{}",
+        agent.log_tail(20)
+    );
     let status = agent.get("/status").map(|r| r.1).unwrap_or_default();
     for (what, text) in [("log", agent.log()), ("status", status)] {
         assert!(
@@ -773,7 +780,9 @@ async fn chart_rbac_is_enough_to_sync_prune_and_heal_the_example_fleet() {
     // Two replicas: the chart turns leader election on.
     let chart = helm_template(&["replicas=2", "region=us-east-1", "cluster=ship-rbac"]);
     let rbac = rbac_of(&chart);
-    assert_eq!(documents(&rbac).len(), 5, "{rbac}");
+    // Role and binding, ClusterRole and binding, and the pair for the
+    // agent's own Namespace, plus the ServiceAccount.
+    assert_eq!(documents(&rbac).len(), 7, "{rbac}");
     let bed = TokenBed::start("ship-rbac", &rbac, &["rudder-system"]).await;
     let repo = FleetRepo::new();
     copy_fleet(&repo);
@@ -1139,7 +1148,7 @@ async fn a_kind_missing_from_the_rules_is_named_and_adding_it_is_enough() {
     let mut narrow: Vec<String> = documents(&rbac);
     let read = narrow
         .iter_mut()
-        .find(|d| kind_of(d) == "ClusterRole")
+        .find(|d| kind_of(d) == "ClusterRole" && d.contains("networkpolicies"))
         .expect("the read ClusterRole");
     assert!(read.contains("  - networkpolicies\n"), "{read}");
     *read = read.replace("  - networkpolicies\n", "");
